@@ -1,0 +1,3 @@
+"""mgcare: magnesium and cardiovascular health decision support."""
+
+__version__ = "0.1.0"
