@@ -1,0 +1,1 @@
+"""The bundled demo patient used by `make run` and `mgcare demo`."""

@@ -1,0 +1,289 @@
+"""The loaded, validated knowledge pack and the lookups the rules need.
+
+Loaded once (start-up), then read-only: the rules never touch files. Cross-references
+(source ids, fact ids, codes of the DESIGN.md contract) are checked at load so that a broken
+pack fails loudly before any patient is assessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from mgcare.knowledge.models import (
+    Analyte,
+    Claims,
+    CodeText,
+    Codes,
+    ConditionGroup,
+    CtcaeGrade,
+    Drug,
+    Drugs,
+    Evidence,
+    Intakes,
+    LoincCode,
+    Reference,
+    Renal,
+    Salt,
+    Salts,
+    Texts,
+    Thresholds,
+    Treatment,
+    TreatmentFact,
+    Units,
+)
+
+FINDING_CODES: tuple[str, ...] = (
+    "hypomagnesemia-severe",
+    "hypomagnesemia",
+    "low-normal-magnesium",
+    "hypermagnesemia",
+    "hypermagnesemia-severe",
+    "magnesium-not-measured",
+    "ca-mg-ratio-high",
+    "depleting-medication",
+    "magnesium-raising-medication",
+    "renal-impairment",
+    "intake-below-reference",
+    "supplement-above-upper-limit",
+    "supplement-interaction",
+    "hypokalemia-with-low-magnesium",
+    "digoxin-with-low-magnesium",
+    "rapid-atrial-fibrillation",
+    "implausible-unit",
+)
+"""The finding codes of the DESIGN.md section 4 contract."""
+
+RECOMMENDATION_CODES: tuple[str, ...] = (
+    "iv-magnesium-sulfate",
+    "oral-magnesium",
+    "increase-dietary-magnesium",
+    "check-serum-magnesium",
+    "recheck-serum-magnesium",
+    "stop-magnesium-products",
+    "iv-calcium",
+    "consider-dialysis",
+    "no-routine-supplementation",
+    "avoid-supplement-renal",
+    "separate-dosing",
+    "magnesium-adjunct-rapid-af",
+)
+"""The recommendation codes of the DESIGN.md section 4 contract."""
+
+SITE_SOURCE = "SITE"
+
+
+class KnowledgeError(ValueError):
+    """The knowledge pack or a site override is invalid."""
+
+
+def _phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str]:
+    """Whole-word match for Latin phrases, substring match for CJK ones (no word spaces)."""
+    parts = []
+    for phrase in sorted({p.lower() for p in phrases if p}, key=len, reverse=True):
+        escaped = re.escape(phrase)
+        if phrase.isascii():
+            parts.append(rf"(?<![a-z0-9]){escaped}(?![a-z0-9])")
+        else:
+            parts.append(escaped)
+    return re.compile("|".join(parts) if parts else r"(?!x)x")
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """Everything the rules read. Build with `mgcare.knowledge.load_knowledge()`."""
+
+    thresholds: Thresholds
+    ctcae: tuple[CtcaeGrade, ...]
+    units: Units
+    codes: Codes
+    renal: Renal
+    intakes: Intakes
+    drugs: Drugs
+    salts: Salts
+    treatment: Treatment
+    texts: Texts
+    evidence: Evidence
+    claims: Claims
+    version: str
+    site_rule: str | None = None
+    _cache: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+
+    # --- lookups, computed once -------------------------------------------------------------
+    @cached_property
+    def analytes(self) -> dict[str, Analyte]:
+        return {a.id: a for a in self.units.analyte}
+
+    @cached_property
+    def loinc(self) -> dict[str, LoincCode]:
+        return {row.code: row for row in self.codes.loinc}
+
+    @cached_property
+    def references(self) -> dict[str, Reference]:
+        return {ref.id: ref for ref in self.evidence.reference}
+
+    @cached_property
+    def facts(self) -> dict[str, TreatmentFact]:
+        return {fact.id: fact for fact in self.treatment.fact}
+
+    @cached_property
+    def drugs_by_id(self) -> dict[str, Drug]:
+        return {drug.id: drug for drug in self.drugs.drug}
+
+    @cached_property
+    def drugs_by_atc(self) -> dict[str, Drug]:
+        index: dict[str, Drug] = {}
+        for drug in self.drugs.drug:
+            for atc in drug.atc:
+                index.setdefault(atc.upper(), drug)
+        return index
+
+    @cached_property
+    def drugs_by_rxcui(self) -> dict[str, Drug]:
+        return {drug.rxcui: drug for drug in self.drugs.drug if drug.rxcui}
+
+    @cached_property
+    def drug_name_pattern(self) -> tuple[re.Pattern[str], dict[str, Drug]]:
+        """One regex over every drug name and synonym, for free-text medication names."""
+        names: dict[str, Drug] = {}
+        for drug in self.drugs.drug:
+            for name in (drug.name_en, drug.name_zh, *drug.synonyms):
+                if name:
+                    names.setdefault(name.lower(), drug)
+        return _phrase_pattern(names), names
+
+    @cached_property
+    def salts_by_name(self) -> dict[str, Salt]:
+        index: dict[str, Salt] = {}
+        for salt in self.salts.salt:
+            for name in (salt.id, salt.name_en, salt.name_zh, *salt.synonyms):
+                index.setdefault(name.strip().lower(), salt)
+        return index
+
+    @cached_property
+    def condition_groups(self) -> tuple[tuple[ConditionGroup, re.Pattern[str]], ...]:
+        return tuple((group, _phrase_pattern(group.phrases)) for group in self.codes.condition)
+
+    @cached_property
+    def condition_exclusion_pattern(self) -> re.Pattern[str]:
+        return _phrase_pattern(self.codes.condition_exclusions.phrases)
+
+    @cached_property
+    def unit_aliases(self) -> dict[str, str]:
+        """Normalised spelling -> UCUM code."""
+        index: dict[str, str] = {}
+        for ucum, aliases in self.units.unit_aliases.items():
+            for alias in (ucum, *aliases):
+                index[_normalise_unit_spelling(alias)] = ucum
+        return index
+
+    def ctcae_bounds(self, term: str, unit: str) -> tuple[CtcaeGrade, ...]:
+        """Grades for a term in one unit, most severe first."""
+        key = f"ctcae:{term}:{unit}"
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = tuple(
+                sorted(
+                    (g for g in self.ctcae if g.term == term and g.unit == unit),
+                    key=lambda g: -g.grade,
+                )
+            )
+            self._cache[key] = cached
+        return cached  # type: ignore[return-value]
+
+    def finding_text(self, code: str) -> CodeText:
+        return self.texts.finding[code]
+
+    def recommendation_text(self, code: str) -> CodeText:
+        return self.texts.recommendation[code]
+
+
+def _normalise_unit_spelling(unit: str) -> str:
+    return unit.strip().lower().replace(" ", "").replace("µ", "u").replace("μ", "u")
+
+
+def normalise_unit_spelling(unit: str) -> str:
+    """Public form of the unit spelling normaliser (used by the units module)."""
+    return _normalise_unit_spelling(unit)
+
+
+def validate_cross_references(knowledge: Knowledge) -> None:
+    """Fail loudly if any row points at something that does not exist."""
+    problems: list[str] = []
+    source_ids = set(knowledge.references) | {SITE_SOURCE}
+    fact_ids = set(knowledge.facts)
+
+    def need_source(where: str, source: str) -> None:
+        if source and source not in source_ids:
+            problems.append(f"{where}: unknown source {source!r}")
+
+    for section_name in ("serum_magnesium", "ca_mg_ratio", "rapid_af", "monitoring", "renal", "ckd_epi"):
+        section = getattr(knowledge.thresholds, section_name)
+        for fact_name, fact in section:
+            need_source(f"thresholds.{section_name}.{fact_name}", fact.source)
+    for grade in knowledge.ctcae:
+        need_source(f"ctcae grade {grade.term}/{grade.grade}", grade.source)
+    for row in knowledge.codes.loinc:
+        need_source(f"loinc {row.code}", row.source)
+        if row.analyte not in knowledge.analytes and not row.analyte.endswith("-ionized"):
+            problems.append(f"loinc {row.code}: unknown analyte {row.analyte!r}")
+    for group in knowledge.codes.condition:
+        need_source(f"condition {group.id}", group.source)
+    for intake in knowledge.intakes.intake:
+        need_source(f"intake {intake.standard}/{intake.age_min}", intake.source)
+    for drug in knowledge.drugs.drug:
+        for source in drug.sources:
+            need_source(f"drug {drug.id}", source)
+        if drug.spacing is not None:
+            need_source(f"drug {drug.id} spacing", drug.spacing.source)
+    for salt in knowledge.salts.salt:
+        need_source(f"salt {salt.id}", salt.source)
+    for fact in knowledge.treatment.fact:
+        need_source(f"treatment {fact.id}", fact.source)
+    for kind, table, contract in (
+        ("finding", knowledge.texts.finding, FINDING_CODES),
+        ("recommendation", knowledge.texts.recommendation, RECOMMENDATION_CODES),
+    ):
+        missing = set(contract) - set(table)
+        extra = set(table) - set(contract)
+        if missing:
+            problems.append(f"texts: {kind} codes without text: {sorted(missing)}")
+        if extra:
+            problems.append(f"texts: {kind} codes outside the DESIGN.md contract: {sorted(extra)}")
+        for code, text in table.items():
+            for source in text.evidence:
+                need_source(f"{kind} {code}", source)
+            for fact_id in text.facts:
+                if fact_id not in fact_ids:
+                    problems.append(f"{kind} {code}: unknown treatment fact {fact_id!r}")
+    for claim in knowledge.claims.claim:
+        for source in claim.references:
+            need_source(f"claim {claim.id}", source)
+    for analyte in knowledge.units.analyte:
+        for unit in analyte.units:
+            if unit not in knowledge.units.unit_aliases:
+                problems.append(f"analyte {analyte.id}: unit {unit!r} has no alias entry")
+        if analyte.plausible_low >= analyte.plausible_high:
+            problems.append(f"analyte {analyte.id}: empty plausible range")
+    serum = knowledge.thresholds.serum_magnesium
+    ordered = [
+        serum.deficiency_below.value,
+        serum.normal_lower.value,
+        serum.normal_upper.value,
+        serum.severe_excess_from.value,
+    ]
+    if ordered != sorted(ordered):
+        problems.append(f"thresholds.serum_magnesium are not in increasing order: {ordered}")
+    for unique_name, ids in (
+        ("drug", [d.id for d in knowledge.drugs.drug]),
+        ("salt", [s.id for s in knowledge.salts.salt]),
+        ("reference", [r.id for r in knowledge.evidence.reference]),
+        ("claim", [c.id for c in knowledge.claims.claim]),
+    ):
+        duplicates = {i for i in ids if ids.count(i) > 1}
+        if duplicates:
+            problems.append(f"duplicate {unique_name} ids: {sorted(duplicates)}")
+    if problems:
+        raise KnowledgeError("knowledge pack is invalid:\n  " + "\n  ".join(problems))
