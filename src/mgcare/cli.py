@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -33,21 +33,25 @@ app = typer.Typer(
 )
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     json = "json"
 
 
-class Language(str, Enum):
+class Language(StrEnum):
     en = "en"
     zh = "zh"
 
 
-FormatOption = Annotated[OutputFormat, typer.Option("--format", help="text for people, json for programs")]
+FormatOption = Annotated[
+    OutputFormat, typer.Option("--format", help="text for people, json for programs")
+]
 LangOption = Annotated[Language, typer.Option("--lang", help="en or zh (Simplified Chinese)")]
 SiteOption = Annotated[
     Path | None,
-    typer.Option("--site", help="Site override TOML (lab interval, thresholds); or $MGCARE_SITE_CONFIG"),
+    typer.Option(
+        "--site", help="Site override TOML (lab interval, thresholds); or $MGCARE_SITE_CONFIG"
+    ),
 ]
 
 
@@ -62,7 +66,10 @@ def _knowledge(site: Path | None) -> Knowledge:
     try:
         return load_knowledge(site)
     except KnowledgeError as exc:
-        fail(str(exc).splitlines()[0] if site else str(exc), EXIT_INVALID_INPUT if site else EXIT_INTERNAL)
+        fail(
+            str(exc).splitlines()[0] if site else str(exc),
+            EXIT_INVALID_INPUT if site else EXIT_INTERNAL,
+        )
 
 
 def _parse_date(text: str | None, option: str) -> date:
@@ -92,8 +99,8 @@ def _run_assessment(
 ) -> None:
     from mgcare.rules import assess
 
-    assessment = assess(record, knowledge, as_of=as_of, lang=lang.value)  # type: ignore[arg-type]
-    _print_assessment(assessment, output, lang.value)  # type: ignore[arg-type]
+    assessment = assess(record, knowledge, as_of=as_of, lang=lang.value)
+    _print_assessment(assessment, output, lang.value)
 
 
 @app.command("assess")
@@ -101,10 +108,19 @@ def assess_command(
     file: Annotated[Path, typer.Argument(help="FHIR R4 Bundle/resource or mgcare JSON record")],
     output: FormatOption = OutputFormat.text,
     lang: LangOption = Language.en,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Assess as of this date (YYYY-MM-DD); default today")] = None,
-    symptomatic: Annotated[bool | None, typer.Option("--symptomatic/--asymptomatic", help="Symptoms of Mg disorder")] = None,
-    unstable: Annotated[bool | None, typer.Option("--unstable/--stable", help="Haemodynamically unstable")] = None,
-    arrhythmia: Annotated[bool | None, typer.Option("--arrhythmia/--no-arrhythmia", help="Serious arrhythmia")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Assess as of this date (YYYY-MM-DD); default today"),
+    ] = None,
+    symptomatic: Annotated[
+        bool | None, typer.Option("--symptomatic/--asymptomatic", help="Symptoms of Mg disorder")
+    ] = None,
+    unstable: Annotated[
+        bool | None, typer.Option("--unstable/--stable", help="Haemodynamically unstable")
+    ] = None,
+    arrhythmia: Annotated[
+        bool | None, typer.Option("--arrhythmia/--no-arrhythmia", help="Serious arrhythmia")
+    ] = None,
     site: SiteOption = None,
 ) -> None:
     """Assess one person's magnesium status and print findings and recommendations."""
@@ -158,9 +174,11 @@ def knowledge_command(
     if output is OutputFormat.json:
         import json
 
-        sys.stdout.write(json.dumps(knowledge_summary(knowledge), ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(knowledge_summary(knowledge), ensure_ascii=False, indent=2) + "\n"
+        )
     else:
-        print_knowledge(knowledge, lang.value)  # type: ignore[arg-type]
+        print_knowledge(knowledge, lang.value)
 
 
 def main() -> None:
@@ -171,7 +189,7 @@ def main() -> None:
         raise
     except KeyboardInterrupt:
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
+    except Exception as exc:
         sys.stderr.write(f"mgcare: internal error: {type(exc).__name__}: {exc}\n")
         sys.exit(EXIT_INTERNAL)
 

@@ -28,7 +28,14 @@ SYSTEMS: Mapping[str, str] = {
 UCUM = "http://unitsofmeasure.org"
 BUNDLE_TYPES = frozenset({"collection", "transaction", "searchset", "batch", "document", "message"})
 READ_TYPES = frozenset(
-    {"Patient", "Observation", "MedicationRequest", "MedicationStatement", "Condition", "Medication"}
+    {
+        "Patient",
+        "Observation",
+        "MedicationRequest",
+        "MedicationStatement",
+        "Condition",
+        "Medication",
+    }
 )
 SKIPPED_OBSERVATION_STATUSES = frozenset({"entered-in-error", "cancelled", "registered"})
 INACTIVE_CONDITION = frozenset({"inactive", "remission", "resolved"})
@@ -55,7 +62,9 @@ def _parse(resource: Mapping[str, Any]) -> Any:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first.get("loc", ()))
-        raise FhirInputError(f"{_label(resource)}: invalid FHIR ({where}: {first.get('msg')})") from None
+        raise FhirInputError(
+            f"{_label(resource)}: invalid FHIR ({where}: {first.get('msg')})"
+        ) from None
 
 
 def _codings(concept: Any) -> tuple[Coding, ...]:
@@ -66,7 +75,7 @@ def _codings(concept: Any) -> tuple[Coding, ...]:
         if coding.code is None:
             continue
         system = SYSTEMS.get(coding.system or "", "other")
-        codings.append(Coding(system=system, code=str(coding.code), display=coding.display))  # type: ignore[arg-type]
+        codings.append(Coding(system=system, code=str(coding.code), display=coding.display))
     if concept.text:
         codings.append(Coding(system="text", code=concept.text))
     return tuple(codings)
@@ -99,11 +108,15 @@ def _resources(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     entries = document.get("entry", [])
     if not isinstance(entries, list):
         raise FhirInputError(f"{_label(document)}: entry must be a list")
-    resources = []
+    resources: list[Mapping[str, Any]] = []
     for index, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict):
-            if isinstance(entry, dict) and "request" in entry and bundle_type in ("batch", "transaction"):
+            if (
+                isinstance(entry, dict)
+                and "request" in entry
+                and bundle_type in ("batch", "transaction")
+            ):
                 continue  # a DELETE or GET entry carries no resource
             raise FhirInputError(f"{_label(document)}: entry[{index}] has no resource")
         resources.append(resource)
@@ -117,12 +130,16 @@ def _check_type(resource: Mapping[str, Any]) -> None:
     try:
         _model_class(resource_type)
     except ValueError:
-        raise FhirInputError(f"{_label(resource)}: unknown FHIR resource type {resource_type!r}") from None
+        raise FhirInputError(
+            f"{_label(resource)}: unknown FHIR resource type {resource_type!r}"
+        ) from None
 
 
 def _observation(resource: Mapping[str, Any], knowledge: Knowledge) -> LabResult | None:
     """A lab result for the LOINC codes mgcare reads; other observations are ignored."""
-    codes = resource.get("code", {}).get("coding", []) if isinstance(resource.get("code"), dict) else []
+    codes = (
+        resource.get("code", {}).get("coding", []) if isinstance(resource.get("code"), dict) else []
+    )
     loinc_row = None
     for coding in codes if isinstance(codes, list) else []:
         if isinstance(coding, dict) and coding.get("system") == "http://loinc.org":
@@ -145,9 +162,12 @@ def _observation(resource: Mapping[str, Any], knowledge: Knowledge) -> LabResult
     unit = quantity.code if quantity.system == UCUM and quantity.code else quantity.unit
     if not unit:
         raise FhirInputError(f"{label}: {loinc_row.analyte} value {quantity.value} has no unit")
-    effective = observation.effectiveDateTime or (
-        observation.effectivePeriod.start if observation.effectivePeriod else None
-    ) or observation.effectiveInstant or observation.issued
+    effective = (
+        observation.effectiveDateTime
+        or (observation.effectivePeriod.start if observation.effectivePeriod else None)
+        or observation.effectiveInstant
+        or observation.issued
+    )
     if effective is None:
         raise FhirInputError(f"{label}: observation has no effective date")
     low = high = None
@@ -163,7 +183,7 @@ def _observation(resource: Mapping[str, Any], knowledge: Knowledge) -> LabResult
             if coding.system and coding.system.endswith("v3-ObservationInterpretation"):
                 interpretation = coding.code
     return LabResult(
-        analyte=loinc_row.analyte,  # type: ignore[arg-type]
+        analyte=loinc_row.analyte,
         value=float(quantity.value),
         unit=str(unit),
         effective=effective,
@@ -200,9 +220,7 @@ def _medication_concept(
     return name, codings
 
 
-def _medication(
-    resource: Mapping[str, Any], medications_by_ref: Mapping[str, Any]
-) -> Medication:
+def _medication(resource: Mapping[str, Any], medications_by_ref: Mapping[str, Any]) -> Medication:
     parsed = _parse(resource)
     label = _label(resource)
     name, codings = _medication_concept(parsed, label, medications_by_ref)
@@ -234,8 +252,10 @@ def _condition(resource: Mapping[str, Any]) -> Condition | None:
     if verification in EXCLUDED_VERIFICATION:
         return None
     clinical = _first_code(parsed.clinicalStatus)
-    active = clinical not in INACTIVE_CONDITION and parsed.abatementDateTime is None and (
-        parsed.abatementPeriod is None
+    active = (
+        clinical not in INACTIVE_CONDITION
+        and parsed.abatementDateTime is None
+        and (parsed.abatementPeriod is None)
     )
     codings = _codings(parsed.code)
     name = parsed.code.text if parsed.code and parsed.code.text else None
@@ -294,7 +314,10 @@ def record_from_fhir(document: Mapping[str, Any], knowledge: Knowledge) -> Patie
             if condition is not None:
                 conditions.append(condition)
     return PatientRecord(
-        person=person, labs=tuple(labs), medications=tuple(medications), conditions=tuple(conditions)
+        person=person,
+        labs=tuple(labs),
+        medications=tuple(medications),
+        conditions=tuple(conditions),
     )
 
 

@@ -35,7 +35,9 @@ def parse_json(text: str, name: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{name}: malformed JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        raise InputError(
+            f"{name}: malformed JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
 
 
 def record_from_document(document: Any, knowledge: Knowledge, today: date) -> PatientRecord:

@@ -14,12 +14,28 @@ from mgcare.knowledge import Knowledge
 def _threshold_rows(knowledge: Knowledge) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     thresholds = knowledge.thresholds
-    for section_name in ("serum_magnesium", "ca_mg_ratio", "rapid_af", "monitoring", "renal", "ckd_epi", "potassium"):
+    for section_name in (
+        "serum_magnesium",
+        "ca_mg_ratio",
+        "rapid_af",
+        "monitoring",
+        "renal",
+        "ckd_epi",
+        "potassium",
+    ):
         section = getattr(thresholds, section_name)
         for fact_name, fact in section:
             if fact is None:
-                rows.append({"name": f"{section_name}.{fact_name}", "value": None, "unit": None,
-                             "source": None, "status": "not set", "note": "no default; set by the lab interval or a site override"})
+                rows.append(
+                    {
+                        "name": f"{section_name}.{fact_name}",
+                        "value": None,
+                        "unit": None,
+                        "source": None,
+                        "status": "not set",
+                        "note": "no default; set by the lab interval or a site override",
+                    }
+                )
                 continue
             rows.append(
                 {
@@ -43,7 +59,9 @@ def knowledge_summary(knowledge: Knowledge) -> dict[str, Any]:
         "thresholds": _threshold_rows(knowledge),
         "counts": {
             "references": len(knowledge.evidence.reference),
-            "review_references": sum(1 for r in knowledge.evidence.reference if r.kind == "review-reference"),
+            "review_references": sum(
+                1 for r in knowledge.evidence.reference if r.kind == "review-reference"
+            ),
             "claims": len(knowledge.claims.claim),
             "drugs": len(knowledge.drugs.drug),
             "salts": len(knowledge.salts.salt),
@@ -53,8 +71,14 @@ def knowledge_summary(knowledge: Knowledge) -> dict[str, Any]:
             "ctcae_bounds": len(knowledge.ctcae),
         },
         "sources": [
-            {"id": r.id, "kind": r.kind, "citation": r.citation, "doi": r.doi or None, "pmid": r.pmid or None,
-             "verification": r.verification}
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "citation": r.citation,
+                "doi": r.doi or None,
+                "pmid": r.pmid or None,
+                "verification": r.verification,
+            }
             for r in knowledge.evidence.reference
         ],
     }
@@ -73,7 +97,9 @@ def print_knowledge(knowledge: Knowledge, lang: Lang) -> None:
         status = row["status"]
         label = STATUS_LABEL[status].get(lang) if status in STATUS_LABEL else status
         value = "-" if row["value"] is None else f"{row['value']:g}"
-        table.add_row(row["name"], value, row["unit"] or "-", row["source"] or "-", f"{status} ({label})")
+        table.add_row(
+            row["name"], value, row["unit"] or "-", row["source"] or "-", f"{status} ({label})"
+        )
     console.print(table)
     sources = Table(title="Sources" if lang == "en" else "文献来源")
     for column in ("id", "citation", "DOI / PMID", "verification"):

@@ -13,9 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mgcare.knowledge.models import Severity
 
-AnalyteId = Literal[
-    "magnesium", "calcium", "potassium", "creatinine", "zinc", "egfr", "heart-rate"
-]
+AnalyteId = Literal["magnesium", "calcium", "potassium", "creatinine", "zinc", "egfr", "heart-rate"]
 CodeSystem = Literal["atc", "rxnorm", "icd10", "snomed", "loinc", "text", "other"]
 
 

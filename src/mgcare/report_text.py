@@ -19,7 +19,9 @@ def _item_lines(console: Console, items: list[Item], lang: Lang) -> None:
     for item in items:
         style = SEVERITY_STYLE[item.severity]
         label = SEVERITY_LABEL[lang][item.severity]
-        console.print(f"  [{style}]{label}[/{style}] {escape(item.summary)}  [dim]({item.code})[/dim]")
+        console.print(
+            f"  [{style}]{label}[/{style}] {escape(item.summary)}  [dim]({item.code})[/dim]"
+        )
         for line in item.detail.splitlines():
             console.print(f"      {escape(line)}", highlight=False)
         console.print(f"      [dim]{UI['evidence'].get(lang)}: {', '.join(item.evidence)}[/dim]")
@@ -46,11 +48,18 @@ def print_assessment(assessment: Assessment, lang: Lang, console: Console | None
     if assessment.ca_mg_ratio is not None:
         ratio = assessment.ca_mg_ratio
         applies = UI["applies"] if ratio.applies else UI["not_applies"]
-        console.print(f"{UI['ca_mg'].get(lang)}: {ratio.molar:.2f} (cut-off {ratio.cutoff:g}; {applies.get(lang)})")
+        console.print(
+            f"{UI['ca_mg'].get(lang)}: {ratio.molar:.2f} (cut-off {ratio.cutoff:g}; {applies.get(lang)})"
+        )
     if assessment.egfr is not None:
         egfr = assessment.egfr
-        console.print(f"{UI['egfr'].get(lang)}: {egfr.value:.0f} ({egfr.category}) · {escape(egfr.method)}")
-    for key, items in (("findings", assessment.findings), ("recommendations", assessment.recommendations)):
+        console.print(
+            f"{UI['egfr'].get(lang)}: {egfr.value:.0f} ({egfr.category}) · {escape(egfr.method)}"
+        )
+    for key, items in (
+        ("findings", assessment.findings),
+        ("recommendations", assessment.recommendations),
+    ):
         console.print(f"\n[bold]{UI[key].get(lang)}[/bold]")
         if items:
             _item_lines(console, items, lang)

@@ -50,7 +50,9 @@ def _to_mmol_factor(unit: str, analyte: Analyte) -> float:
     raise UnitError(f"no conversion for {unit} ({analyte.name_en})")
 
 
-def convert(value: float, from_unit: str, to_unit: str, analyte_id: str, knowledge: Knowledge) -> float:
+def convert(
+    value: float, from_unit: str, to_unit: str, analyte_id: str, knowledge: Knowledge
+) -> float:
     """Convert between two UCUM units of the same analyte (parse the units first)."""
     if from_unit == to_unit:
         return value
@@ -105,7 +107,9 @@ def check_value(value: float, unit: str, analyte_id: str, knowledge: Knowledge) 
     typical_elsewhere = tuple(
         u
         for u in other_units
-        if analyte.typical_low <= to_canonical(value, u, analyte_id, knowledge) <= analyte.typical_high
+        if analyte.typical_low
+        <= to_canonical(value, u, analyte_id, knowledge)
+        <= analyte.typical_high
     )
     return UnitCheck(
         implausible=False,

@@ -6,7 +6,7 @@ that is merely implausible for its unit is not an error (the rules report it as 
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from mgcare.knowledge import Knowledge
 from mgcare.model import LabResult, PatientRecord
@@ -25,7 +25,7 @@ def _where(lab: LabResult, index: int) -> str:
 
 def _day(value: datetime | date) -> date:
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).date() if value.tzinfo else value.date()
+        return value.astimezone(UTC).date() if value.tzinfo else value.date()
     return value
 
 
@@ -37,7 +37,9 @@ def validate_record(record: PatientRecord, knowledge: Knowledge, today: date) ->
         if person.birth_date > today:
             raise RecordError(f"{where_person}: birth date {person.birth_date} is in the future")
         if today.year - person.birth_date.year > MAX_AGE_YEARS:
-            raise RecordError(f"{where_person}: birth date {person.birth_date} gives an impossible age")
+            raise RecordError(
+                f"{where_person}: birth date {person.birth_date} gives an impossible age"
+            )
     if person.pregnant and person.sex == "male":
         raise RecordError(f"{where_person}: pregnancy recorded for a male person")
     for index, lab in enumerate(record.labs):
@@ -59,8 +61,6 @@ def validate_record(record: PatientRecord, knowledge: Knowledge, today: date) ->
         where = medication.source or f"medications[{index}]"
         if medication.start and medication.end and medication.end < medication.start:
             raise RecordError(f"{where}: ends before it starts")
-        if not (medication.name or medication.codes):
-            raise RecordError(f"{where}: medication has neither a name nor a code")
     for index, condition in enumerate(record.conditions):
         where = condition.source or f"conditions[{index}]"
         if condition.onset and condition.onset > today:

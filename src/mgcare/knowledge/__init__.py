@@ -56,9 +56,7 @@ def read_pack_file(name: str) -> dict[str, Any]:
         raise KnowledgeError(f"knowledge file {name}: {exc}") from exc
 
 
-def _apply_site_override(
-    thresholds: dict[str, Any], site_path: Path
-) -> tuple[dict[str, Any], str]:
+def _apply_site_override(thresholds: dict[str, Any], site_path: Path) -> tuple[dict[str, Any], str]:
     """Replace threshold values with a site's own; every replaced fact names the site rule."""
     try:
         site = tomllib.loads(site_path.read_text(encoding="utf-8"))
@@ -70,7 +68,10 @@ def _apply_site_override(
     overrides = site.get("thresholds", {})
     if not isinstance(overrides, dict):
         raise KnowledgeError(f"site override {site_path}: [thresholds] must be a table")
-    merged = {key: dict(value) if isinstance(value, dict) else value for key, value in thresholds.items()}
+    merged = {
+        key: dict(value) if isinstance(value, dict) else value for key, value in thresholds.items()
+    }
+    merged.setdefault("potassium", {})
     for section, facts_table in overrides.items():
         if section not in merged or not isinstance(facts_table, dict):
             raise KnowledgeError(f"site override {site_path}: unknown section thresholds.{section}")

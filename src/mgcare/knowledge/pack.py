@@ -15,8 +15,8 @@ from functools import cached_property
 from mgcare.knowledge.models import (
     Analyte,
     Claims,
-    CodeText,
     Codes,
+    CodeText,
     ConditionGroup,
     CtcaeGrade,
     Drug,
@@ -219,7 +219,14 @@ def validate_cross_references(knowledge: Knowledge) -> None:
         if source and source not in source_ids:
             problems.append(f"{where}: unknown source {source!r}")
 
-    for section_name in ("serum_magnesium", "ca_mg_ratio", "rapid_af", "monitoring", "renal", "ckd_epi"):
+    for section_name in (
+        "serum_magnesium",
+        "ca_mg_ratio",
+        "rapid_af",
+        "monitoring",
+        "renal",
+        "ckd_epi",
+    ):
         section = getattr(knowledge.thresholds, section_name)
         for fact_name, fact in section:
             need_source(f"thresholds.{section_name}.{fact_name}", fact.source)

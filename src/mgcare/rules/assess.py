@@ -6,6 +6,7 @@ Each rule's source is in the pack row it reads and in the test that checks it.
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -34,9 +35,10 @@ from mgcare.rules.labs import (
     potassium_is_low,
 )
 from mgcare.rules.medications import current_drugs
-from mgcare.rules.render import Param, fmt, render
 from mgcare.rules.renal import KidneyFunction, kidney_function
+from mgcare.rules.render import Param, fmt, render
 
+MONTHS_PER_YEAR = 12
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 MONITORED_CONDITIONS = ("atrial-fibrillation", "heart-failure", "diabetes", "hypertension")
 
@@ -51,15 +53,12 @@ def age_on(record: PatientRecord, as_of: date) -> int | None:
 
 
 def months_before(day: date, months: int) -> date:
-    """The same calendar day `months` earlier (clamped to the month's end)."""
-    month_index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(month_index, 12)
-    for candidate_day in (day.day, 30, 29, 28):
-        try:
-            return date(year, month + 1, candidate_day)
-        except ValueError:
-            continue
-    return date(year, month + 1, 28)
+    """The same calendar day `months` earlier (clamped to the end of a shorter month)."""
+    year, month_zero_based = divmod(
+        day.year * MONTHS_PER_YEAR + day.month - 1 - months, MONTHS_PER_YEAR
+    )
+    month = month_zero_based + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 @dataclass
@@ -81,7 +80,10 @@ class _Builder:
         )
 
 
-CLASS_FACTS: dict[str, tuple[str, ...]] = {"ppi": ("ppi-fda",), "cardiac-glycoside": ("digoxin-fda",)}
+CLASS_FACTS: dict[str, tuple[str, ...]] = {
+    "ppi": ("ppi-fda",),
+    "cardiac-glycoside": ("digoxin-fda",),
+}
 """Management facts shown with every depleting drug of a class."""
 
 
@@ -94,10 +96,14 @@ def _sentence(text_en: str, text_zh: str) -> L:
     """Pack text as a full sentence in each language."""
     en = text_en.strip()
     zh = text_zh.strip()
-    return L(en if en.endswith((".", "!", "?")) else en + ".", zh if zh.endswith("。") else zh + "。")
+    return L(
+        en if en.endswith((".", "!", "?")) else en + ".", zh if zh.endswith("。") else zh + "。"
+    )
 
 
-def _implausible_findings(builder: _Builder, checked: list[CheckedLab], knowledge: Knowledge) -> None:
+def _implausible_findings(
+    builder: _Builder, checked: list[CheckedLab], knowledge: Knowledge
+) -> None:
     for item in checked:
         if item.usable:
             continue
@@ -131,13 +137,17 @@ def _magnesium_findings(
 ) -> None:
     serum = knowledge.thresholds.serum_magnesium
     grade_text = (
-        L(f", CTCAE grade {status.grade}", f"，CTCAE {status.grade} 级") if status.grade else L("", "")
+        L(f", CTCAE grade {status.grade}", f"，CTCAE {status.grade} 级")
+        if status.grade
+        else L("", "")
     )
     params: dict[str, Param] = {
         "value": f"{mg.lab.value:g}",
         "unit": mg.unit,
         "mmol_l": fmt(status.mmol_l),
-        "mmol_text": "" if mg.unit == "mmol/L" else L(f" ({fmt(status.mmol_l)} mmol/L)", f"（{fmt(status.mmol_l)} mmol/L）"),
+        "mmol_text": ""
+        if mg.unit == "mmol/L"
+        else L(f" ({fmt(status.mmol_l)} mmol/L)", f"（{fmt(status.mmol_l)} mmol/L）"),
         "grade": status.grade or 0,
         "grade_text": grade_text,
         "rule": status.rule,
@@ -230,7 +240,9 @@ def assess(
             if older is not None
             else L("none on record", "无记录")
         )
-        builder.finding("magnesium-not-measured", {"lookback": lookback_months, "latest": latest_text})
+        builder.finding(
+            "magnesium-not-measured", {"lookback": lookback_months, "latest": latest_text}
+        )
     mg_status = status.status if status is not None else None
     low_mg = mg_status in LOW_MAGNESIUM
     high_mg = mg_status in HIGH_MAGNESIUM
@@ -278,7 +290,9 @@ def assess(
     # --- medications ------------------------------------------------------------------------------
     depleting = [(m, d) for m, d in drugs if "depletes" in d.effects]
     magnesium_products = [(m, d) for m, d in drugs if "magnesium-product" in d.effects]
-    raising = [(m, d) for m, d in drugs if "raises" in d.effects or "magnesium-product" in d.effects]
+    raising = [
+        (m, d) for m, d in drugs if "raises" in d.effects or "magnesium-product" in d.effects
+    ]
     chelating = [(m, d) for m, d in drugs if "chelates" in d.effects]
     on_digoxin = any("glycoside" in d.effects for _, d in drugs)
     for _, drug in depleting:
@@ -296,7 +310,10 @@ def assess(
     for _, drug in raising:
         builder.finding(
             "magnesium-raising-medication",
-            {"drug": _drug_name(drug), "mechanism": _sentence(drug.mechanism_en, drug.mechanism_zh)},
+            {
+                "drug": _drug_name(drug),
+                "mechanism": _sentence(drug.mechanism_en, drug.mechanism_zh),
+            },
             escalated=high_mg or gate == "block",
             extra_evidence=drug.sources,
         )
@@ -311,7 +328,9 @@ def assess(
                 "spacing": spacing_text,
             }
             source = [spacing.source] if spacing and spacing.source else []
-            builder.finding("supplement-interaction", params, extra_evidence=[*drug.sources, *source])
+            builder.finding(
+                "supplement-interaction", params, extra_evidence=[*drug.sources, *source]
+            )
             builder.recommend("separate-dosing", params, extra_evidence=[*drug.sources, *source])
 
     # --- electrolytes and digoxin coupling ----------------------------------------------------------
@@ -326,7 +345,9 @@ def assess(
                         "k_value": f"{potassium.lab.value:g}",
                         "k_unit": potassium.unit,
                         "k_rule": k_rule,
-                        "k_limit": fmt(limit) if limit is not None else L("(flagged low)", "（标记为低）"),
+                        "k_limit": fmt(limit)
+                        if limit is not None
+                        else L("(flagged low)", "（标记为低）"),
                     },
                 )
     if on_digoxin and status is not None and (low_mg or mg_status == "low-normal"):
@@ -345,7 +366,11 @@ def assess(
             rapid_af = True
             builder.finding(
                 "rapid-atrial-fibrillation",
-                {"hr": f"{heart_rate.lab.value:g}", "threshold": fmt(limit_hr), "date": str(heart_rate.lab.effective)},
+                {
+                    "hr": f"{heart_rate.lab.value:g}",
+                    "threshold": fmt(limit_hr),
+                    "date": str(heart_rate.lab.effective),
+                },
             )
 
     # --- recommendations by magnesium status ------------------------------------------------------------
@@ -361,7 +386,9 @@ def assess(
         if context.serious_arrhythmia:
             reasons.append(L("serious arrhythmia", "严重心律失常"))
         if reasons:
-            builder.recommend("iv-magnesium-sulfate", {"reasons": join(reasons)}, extra_facts=renal_facts)
+            builder.recommend(
+                "iv-magnesium-sulfate", {"reasons": join(reasons)}, extra_facts=renal_facts
+            )
         elif gate == "block":
             _avoid_supplement(builder, kidney, kidney_failure, knowledge)
         else:
@@ -374,15 +401,21 @@ def assess(
         )
     elif mg_status == "low-normal":
         builder.recommend("increase-dietary-magnesium", {})
-        builder.recommend("recheck-serum-magnesium", {"reason": L("low-normal result", "结果处于正常低限")})
+        builder.recommend(
+            "recheck-serum-magnesium", {"reason": L("low-normal result", "结果处于正常低限")}
+        )
     elif mg_status == "normal":
         builder.recommend("no-routine-supplementation", {})
     elif high_mg:
         severe = mg_status == "hypermagnesemia-severe"
         products = (
             L(
-                "Current magnesium products: " + ", ".join(d.name_en for _, d in magnesium_products) + ". ",
-                "当前含镁产品：" + "、".join(d.name_zh or d.name_en for _, d in magnesium_products) + "。",
+                "Current magnesium products: "
+                + ", ".join(d.name_en for _, d in magnesium_products)
+                + ". ",
+                "当前含镁产品："
+                + "、".join(d.name_zh or d.name_en for _, d in magnesium_products)
+                + "。",
             )
             if magnesium_products
             else L("", "")
@@ -419,7 +452,9 @@ def assess(
 
     # --- targeted monitoring ---------------------------------------------------------------------------
     if mg is None:
-        monitor_reasons = [L(f"on {d.name_en}", f"正在使用{d.name_zh or d.name_en}") for _, d in depleting]
+        monitor_reasons = [
+            L(f"on {d.name_en}", f"正在使用{d.name_zh or d.name_en}") for _, d in depleting
+        ]
         for group_id in MONITORED_CONDITIONS:
             if group_id in groups:
                 group = next(g for g, _ in knowledge.condition_groups if g.id == group_id)
@@ -441,7 +476,11 @@ def _avoid_supplement(
     builder: _Builder, kidney: KidneyFunction | None, kidney_failure: bool, knowledge: Knowledge
 ) -> None:
     limit = knowledge.thresholds.renal.supplement_contraindicated_below.value
-    egfr_text: Param = fmt(kidney.egfr, 0) if kidney is not None else L("unknown (kidney failure)", "未知（肾衰竭）")
+    egfr_text: Param = (
+        fmt(kidney.egfr, 0)
+        if kidney is not None
+        else L("unknown (kidney failure)", "未知（肾衰竭）")
+    )
     if kidney is None and kidney_failure:
         egfr_text = L("unknown (kidney failure or dialysis)", "未知（肾衰竭或透析）")
     builder.recommend("avoid-supplement-renal", {"egfr": egfr_text, "limit": fmt(limit, 0)})

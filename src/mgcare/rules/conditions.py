@@ -16,9 +16,9 @@ def condition_groups(condition: Condition, knowledge: Knowledge) -> set[str]:
     for group, _pattern in knowledge.condition_groups:
         for coding in condition.codes:
             code = coding.code.strip().upper()
-            if (coding.system == "icd10" and any(code.startswith(p) for p in group.icd10_prefixes)) or (
-                coding.system == "snomed" and coding.code.strip() in group.snomed
-            ):
+            if (
+                coding.system == "icd10" and any(code.startswith(p) for p in group.icd10_prefixes)
+            ) or (coding.system == "snomed" and coding.code.strip() in group.snomed):
                 groups.add(group.id)
     for coding in condition.codes:
         if coding.display:

@@ -42,7 +42,12 @@ def check_labs(labs: Iterable[LabResult], knowledge: Knowledge) -> list[CheckedL
             lab.value, unit, knowledge.analytes[lab.analyte].canonical_unit, lab.analyte, knowledge
         )
         checked.append(
-            CheckedLab(lab=lab, unit=unit, canonical=canonical, check=check_value(lab.value, unit, lab.analyte, knowledge))
+            CheckedLab(
+                lab=lab,
+                unit=unit,
+                canonical=canonical,
+                check=check_value(lab.value, unit, lab.analyte, knowledge),
+            )
         )
     return _corroborate_mislabels(checked)
 
@@ -63,7 +68,9 @@ def _corroborate_mislabels(checked: list[CheckedLab]) -> list[CheckedLab]:
         likely = implausible_by_day_unit.get((item.lab.effective_date, item.unit), set())
         if item.check.suspect and likely & set(item.check.likely_units):
             result.append(
-                CheckedLab(item.lab, item.unit, item.canonical, item.check, corroborated_mislabel=True)
+                CheckedLab(
+                    item.lab, item.unit, item.canonical, item.check, corroborated_mislabel=True
+                )
             )
         else:
             result.append(item)
@@ -123,13 +130,13 @@ def ctcae_grade(
     uln = convert(uln_mmol, "mmol/L", grading_unit, "magnesium", knowledge)
     if graded_value < lln:
         for grade in knowledge.ctcae_bounds("hypomagnesemia", grading_unit):
-            bound = lln if grade.bound == "LLN" else grade.bound
-            if isinstance(bound, float) and graded_value < bound:
+            lower_bound = lln if grade.bound == "LLN" else grade.bound
+            if isinstance(lower_bound, float) and graded_value < lower_bound:
                 return grade.grade
     if graded_value > uln:
         for grade in knowledge.ctcae_bounds("hypermagnesemia", grading_unit):
-            bound = uln if grade.bound == "ULN" else grade.bound
-            if isinstance(bound, float) and graded_value > bound:
+            upper_bound = uln if grade.bound == "ULN" else grade.bound
+            if isinstance(upper_bound, float) and graded_value > upper_bound:
                 return grade.grade
     return None
 
@@ -147,8 +154,12 @@ def magnesium_status(item: CheckedLab, knowledge: Knowledge) -> MagnesiumStatus:
     else:
         lower, upper = serum.deficiency_below.value, serum.normal_upper.value
         low_normal_floor = serum.normal_lower.value
-        site_rule = serum.deficiency_below.site_rule or serum.normal_upper.site_rule
-        rule = L(f"site rule: {site_rule}", f"本机构规则：{site_rule}") if site_rule else UI["default_rule"]
+        site_rule = next((fact.site_rule for _, fact in serum if fact.site_rule), None)
+        rule = (
+            L(f"site rule: {site_rule}", f"本机构规则：{site_rule}")
+            if site_rule
+            else UI["default_rule"]
+        )
     grade = ctcae_grade(item.lab.value, item.unit, lower, upper, knowledge)
     if mmol < lower:
         severe = grade is not None and grade >= serum.severe_from_ctcae_grade.value

@@ -12,12 +12,14 @@ from mgcare.rules.labs import CheckedLab, latest
 from mgcare.units import convert
 
 
-def ckd_epi_2021(creatinine_mg_dl: float, age_years: float, sex: str, knowledge: Knowledge) -> float:
+def ckd_epi_2021(
+    creatinine_mg_dl: float, age_years: float, sex: str, knowledge: Knowledge
+) -> float:
     """Race-free CKD-EPI 2021 creatinine equation (Inker 2021), mL/min/1.73 m²."""
     equation = knowledge.renal.ckd_epi_2021
     coefficients = equation.female if sex == "female" else equation.male
     ratio = creatinine_mg_dl / coefficients.kappa_mg_dl
-    return (
+    return float(
         equation.multiplier
         * min(ratio, 1.0) ** coefficients.alpha
         * max(ratio, 1.0) ** equation.upper_exponent
@@ -56,7 +58,12 @@ def kidney_function(
     creatinine = latest(checked, "creatinine", as_of)
     computed: KidneyFunction | None = None
     minimum_age = knowledge.thresholds.ckd_epi.minimum_age.value
-    if creatinine is not None and age_years is not None and sex is not None and age_years >= minimum_age:
+    if (
+        creatinine is not None
+        and age_years is not None
+        and sex is not None
+        and age_years >= minimum_age
+    ):
         mg_dl = convert(creatinine.lab.value, creatinine.unit, "mg/dL", "creatinine", knowledge)
         value = ckd_epi_2021(mg_dl, age_years, sex, knowledge)
         category, label = kdigo_category(value, knowledge)
@@ -65,10 +72,14 @@ def kidney_function(
             egfr=value,
             category=category,
             category_label=label,
-            method=L(f"CKD-EPI 2021 from creatinine {shown}", f"CKD-EPI 2021公式，依据肌酐 {shown}"),
+            method=L(
+                f"CKD-EPI 2021 from creatinine {shown}", f"CKD-EPI 2021公式，依据肌酐 {shown}"
+            ),
             effective=creatinine.lab.effective_date,
         )
-    if reported is not None and (computed is None or reported.lab.effective_date >= computed.effective):
+    if reported is not None and (
+        computed is None or reported.lab.effective_date >= computed.effective
+    ):
         category, label = kdigo_category(reported.canonical, knowledge)
         code = reported.lab.loinc or "eGFR"
         day = reported.lab.effective_date.isoformat()
@@ -76,7 +87,9 @@ def kidney_function(
             egfr=reported.canonical,
             category=category,
             category_label=label,
-            method=L(f"reported eGFR (LOINC {code}), {day}", f"检验报告eGFR（LOINC {code}），{day}"),
+            method=L(
+                f"reported eGFR (LOINC {code}), {day}", f"检验报告eGFR（LOINC {code}），{day}"
+            ),
             effective=reported.lab.effective_date,
         )
     return computed
