@@ -53,3 +53,14 @@ UI: dict[str, L] = {
     "default_rule": L("mgcare default from the review", "mgcare默认值（来自综述）"),
     "lab_rule": L("the laboratory's reference interval", "检验科参考区间"),
 }
+
+MAGNESIUM_STATUS: dict[str, L] = {
+    "hypomagnesemia-severe": L("severe hypomagnesaemia", "重度低镁血症"),
+    "hypomagnesemia": L("hypomagnesaemia", "低镁血症"),
+    "low-normal": L("low-normal", "正常低限"),
+    "normal": L("normal", "正常"),
+    "hypermagnesemia": L("hypermagnesaemia", "高镁血症"),
+    "hypermagnesemia-severe": L("severe hypermagnesaemia", "重度高镁血症"),
+}
+
+SEX: dict[str, L] = {"male": L("male", "男"), "female": L("female", "女")}

@@ -41,8 +41,8 @@ class LabResult(_Model):
 
     analyte: AnalyteId
     value: float
-    unit: str | None
     effective: datetime | date
+    unit: str | None = None
     reference_low: float | None = None
     reference_high: float | None = None
     interpretation: str | None = None

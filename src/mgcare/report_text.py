@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
-from mgcare.i18n import UI, Lang
+from mgcare.i18n import MAGNESIUM_STATUS, SEX, UI, Lang
 from mgcare.model import Assessment, Item
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
@@ -34,7 +34,7 @@ def print_assessment(assessment: Assessment, lang: Lang, console: Console | None
         f"[bold]mgcare {assessment.mgcare_version}[/bold] · knowledge {assessment.knowledge_version}"
     )
     console.print(
-        f"{UI['person'].get(lang)}: {person.id or '-'} · {person.age_years if person.age_years is not None else '-'} · {person.sex or '-'}"
+        f"{UI['person'].get(lang)}: {person.id or '-'} · {person.age_years if person.age_years is not None else '-'} · {SEX[person.sex].get(lang) if person.sex in SEX else '-'}"
     )
     serum = assessment.serum_magnesium
     if serum is None:
@@ -43,7 +43,7 @@ def print_assessment(assessment: Assessment, lang: Lang, console: Console | None
         grade = f" · {UI['grade'].get(lang)} {serum.ctcae_grade}" if serum.ctcae_grade else ""
         console.print(
             f"{UI['serum_mg'].get(lang)}: {serum.value:g} {serum.unit} = {serum.mmol_l:.2f} mmol/L · "
-            f"{UI['status'].get(lang)} [bold]{serum.status}[/bold]{grade} · {serum.effective}"
+            f"{UI['status'].get(lang)} [bold]{MAGNESIUM_STATUS[serum.status].get(lang)}[/bold] ({serum.status}){grade} · {serum.effective}"
         )
     if assessment.ca_mg_ratio is not None:
         ratio = assessment.ca_mg_ratio

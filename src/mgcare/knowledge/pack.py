@@ -8,9 +8,10 @@ pack fails loudly before any patient is assessed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Generic, TypeVar
 
 from mgcare.knowledge.models import (
     Analyte,
@@ -73,22 +74,53 @@ RECOMMENDATION_CODES: tuple[str, ...] = (
 """The recommendation codes of the DESIGN.md section 4 contract."""
 
 SITE_SOURCE = "SITE"
+T = TypeVar("T")
 
 
 class KnowledgeError(ValueError):
     """The knowledge pack or a site override is invalid."""
 
 
-def _phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str]:
-    """Whole-word match for Latin phrases, substring match for CJK ones (no word spaces)."""
-    parts = []
-    for phrase in sorted({p.lower() for p in phrases if p}, key=len, reverse=True):
-        escaped = re.escape(phrase)
-        if phrase.isascii():
-            parts.append(rf"(?<![a-z0-9]){escaped}(?![a-z0-9])")
-        else:
-            parts.append(escaped)
-    return re.compile("|".join(parts) if parts else r"(?!x)x")
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case Latin/digit words; punctuation separates ('Mg(OH)2' -> mg, oh, 2)."""
+    return _TOKEN.findall(text.lower())
+
+
+class PhraseIndex(Generic[T]):
+    """Find known phrases in free text: whole-word n-grams for Latin phrases, substrings for CJK
+    phrases (Chinese is written without spaces). Built once; a lookup is a few dict probes."""
+
+    def __init__(self, phrases: Mapping[str, T]) -> None:
+        self._latin: dict[tuple[str, ...], T] = {}
+        self._cjk: list[tuple[str, T]] = []
+        for phrase, value in phrases.items():
+            if not phrase.strip():
+                continue
+            if phrase.isascii():
+                key = tuple(tokens(phrase))
+                if key:
+                    self._latin.setdefault(key, value)
+            else:
+                self._cjk.append((phrase.strip(), value))
+        self._longest = max((len(k) for k in self._latin), default=0)
+
+    def find(self, text: str) -> list[T]:
+        """Values of every phrase in `text`, in order of first appearance, each once."""
+        found: list[T] = []
+        words = tokens(text)
+        for start in range(len(words)):
+            for size in range(min(self._longest, len(words) - start), 0, -1):
+                value = self._latin.get(tuple(words[start : start + size]))
+                if value is not None and value not in found:
+                    found.append(value)
+        if self._cjk and not text.isascii():
+            for phrase, value in self._cjk:
+                if phrase in text and value not in found:
+                    found.append(value)
+        return found
 
 
 @dataclass(frozen=True)
@@ -145,14 +177,14 @@ class Knowledge:
         return {drug.rxcui: drug for drug in self.drugs.drug if drug.rxcui}
 
     @cached_property
-    def drug_name_pattern(self) -> tuple[re.Pattern[str], dict[str, Drug]]:
-        """One regex over every drug name and synonym, for free-text medication names."""
+    def drug_names(self) -> PhraseIndex[Drug]:
+        """Every drug name and synonym, for free-text medication names."""
         names: dict[str, Drug] = {}
         for drug in self.drugs.drug:
             for name in (drug.name_en, drug.name_zh, *drug.synonyms):
                 if name:
                     names.setdefault(name.lower(), drug)
-        return _phrase_pattern(names), names
+        return PhraseIndex(names)
 
     @cached_property
     def salts_by_name(self) -> dict[str, Salt]:
@@ -163,12 +195,21 @@ class Knowledge:
         return index
 
     @cached_property
-    def condition_groups(self) -> tuple[tuple[ConditionGroup, re.Pattern[str]], ...]:
-        return tuple((group, _phrase_pattern(group.phrases)) for group in self.codes.condition)
+    def condition_groups(self) -> dict[str, ConditionGroup]:
+        return {group.id: group for group in self.codes.condition}
 
     @cached_property
-    def condition_exclusion_pattern(self) -> re.Pattern[str]:
-        return _phrase_pattern(self.codes.condition_exclusions.phrases)
+    def condition_phrases(self) -> PhraseIndex[str]:
+        """Phrase -> condition group id (a phrase may name one group only)."""
+        phrases: dict[str, str] = {}
+        for group in self.codes.condition:
+            for phrase in group.phrases:
+                phrases.setdefault(phrase.lower(), group.id)
+        return PhraseIndex(phrases)
+
+    @cached_property
+    def condition_exclusions(self) -> PhraseIndex[str]:
+        return PhraseIndex({p.lower(): p for p in self.codes.condition_exclusions.phrases})
 
     @cached_property
     def unit_aliases(self) -> dict[str, str]:

@@ -457,7 +457,7 @@ def assess(
         ]
         for group_id in MONITORED_CONDITIONS:
             if group_id in groups:
-                group = next(g for g, _ in knowledge.condition_groups if g.id == group_id)
+                group = knowledge.condition_groups[group_id]
                 monitor_reasons.append(L(group.name_en, group.name_zh))
         if monitor_reasons:
             builder.recommend(

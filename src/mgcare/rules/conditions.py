@@ -9,27 +9,24 @@ from mgcare.model import Condition
 
 
 def condition_groups(condition: Condition, knowledge: Knowledge) -> set[str]:
-    """Groups matched by ICD-10-CM prefix or SNOMED id; failing codes, by whole-word text that
-    carries no exclusion ('history of', 'prediabetes', ...)."""
+    """Groups matched by ICD-10-CM prefix or SNOMED id, or by whole-word text (name, code
+    displays) that carries no exclusion such as 'history of' or 'prediabetes'."""
     groups: set[str] = set()
     texts = [condition.name or ""]
-    for group, _pattern in knowledge.condition_groups:
-        for coding in condition.codes:
-            code = coding.code.strip().upper()
-            if (
-                coding.system == "icd10" and any(code.startswith(p) for p in group.icd10_prefixes)
-            ) or (coding.system == "snomed" and coding.code.strip() in group.snomed):
-                groups.add(group.id)
     for coding in condition.codes:
+        code = coding.code.strip()
+        for group in knowledge.condition_groups.values():
+            if (coding.system == "icd10" and code.upper().startswith(tuple(group.icd10_prefixes))) or (
+                coding.system == "snomed" and code in group.snomed
+            ):
+                groups.add(group.id)
         if coding.display:
             texts.append(coding.display)
         if coding.system == "text":
             texts.append(coding.code)
-    text = " | ".join(texts).lower()
-    if text.strip(" |") and not knowledge.condition_exclusion_pattern.search(text):
-        for group, pattern in knowledge.condition_groups:
-            if pattern.search(text):
-                groups.add(group.id)
+    for text in texts:
+        if text.strip() and not knowledge.condition_exclusions.find(text):
+            groups.update(knowledge.condition_phrases.find(text))
     return groups
 
 

@@ -41,10 +41,9 @@ def identify(medication: Medication, knowledge: Knowledge) -> list[Drug]:
             texts.append(coding.code)
         if coding.display:
             texts.append(coding.display)
-    pattern, names = knowledge.drug_name_pattern
-    for match in pattern.finditer(" | ".join(texts).lower()):
-        drug = names[match.group(0)]
-        found.setdefault(drug.id, drug)
+    for text in texts:
+        for drug in knowledge.drug_names.find(text):
+            found.setdefault(drug.id, drug)
     return list(found.values())
 
 

@@ -14,8 +14,10 @@ Param = str | float | int | L
 
 def fmt(number: float, digits: int = 2) -> str:
     """A number as people read it: rounded, without trailing zeros."""
-    text = f"{number:.{digits}f}".rstrip("0").rstrip(".")
-    return text if text not in ("", "-0") else "0"
+    text = f"{number:.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
 
 
 def _value(param: Param, lang: Lang) -> str:
@@ -31,12 +33,18 @@ def fill(template: str, params: Mapping[str, Param], lang: Lang) -> str:
 
 
 def _facts_text(knowledge: Knowledge, fact_ids: Sequence[str], lang: Lang) -> list[str]:
+    """Fact lines with source and status label; constant per pack, so cached on it."""
+    key = f"facts:{lang}:{','.join(fact_ids)}"
+    cached = knowledge._cache.get(key)
+    if cached is not None:
+        return cached  # type: ignore[return-value]
     lines = []
     for fact_id in fact_ids:
         fact = knowledge.facts[fact_id]
         text = fact.text_zh if lang == "zh" else fact.text_en
         label = STATUS_LABEL[fact.status].get(lang)
         lines.append(f"{text} [{fact.source}; {label}]")
+    knowledge._cache[key] = lines
     return lines
 
 
