@@ -22,28 +22,70 @@ AS_OF = date(2026, 11, 25)
 
 
 def _records() -> list[object]:
-    from mgcare.model import ClinicalContext, Coding, Condition, LabResult, Medication, PatientRecord, Person
+    from mgcare.model import (
+        ClinicalContext,
+        Coding,
+        Condition,
+        LabResult,
+        Medication,
+        PatientRecord,
+        Person,
+    )
 
     records = []
     for index in range(200):
         mg_value = 0.3 + (index % 40) * 0.05
         records.append(
             PatientRecord(
-                person=Person(id=str(index), birth_date=date(1940 + index % 50, 1, 1), sex="female" if index % 2 else "male"),
+                person=Person(
+                    id=str(index),
+                    birth_date=date(1940 + index % 50, 1, 1),
+                    sex="female" if index % 2 else "male",
+                ),
                 labs=(
-                    LabResult(analyte="magnesium", value=mg_value, unit="mmol/L", effective=date(2026, 11, 20)),
-                    LabResult(analyte="calcium", value=2.3, unit="mmol/L", effective=date(2026, 11, 20)),
-                    LabResult(analyte="potassium", value=3.2, unit="mmol/L", effective=date(2026, 11, 20), reference_low=3.5, reference_high=5.1),
-                    LabResult(analyte="creatinine", value=60 + index, unit="umol/L", effective=date(2026, 11, 1)),
+                    LabResult(
+                        analyte="magnesium",
+                        value=mg_value,
+                        unit="mmol/L",
+                        effective=date(2026, 11, 20),
+                    ),
+                    LabResult(
+                        analyte="calcium", value=2.3, unit="mmol/L", effective=date(2026, 11, 20)
+                    ),
+                    LabResult(
+                        analyte="potassium",
+                        value=3.2,
+                        unit="mmol/L",
+                        effective=date(2026, 11, 20),
+                        reference_low=3.5,
+                        reference_high=5.1,
+                    ),
+                    LabResult(
+                        analyte="creatinine",
+                        value=60 + index,
+                        unit="umol/L",
+                        effective=date(2026, 11, 1),
+                    ),
                 ),
                 medications=(
                     Medication(name="Furosemide 40 MG Oral Tablet", status="active"),
-                    Medication(name="omeprazole", codes=(Coding(system="atc", code="A02BC01"),), status="active"),
+                    Medication(
+                        name="omeprazole",
+                        codes=(Coding(system="atc", code="A02BC01"),),
+                        status="active",
+                    ),
                     Medication(name="magnesium oxide 400 mg", status="active"),
                     Medication(name="ciprofloxacin 500 mg", status="active"),
                 ),
-                conditions=(Condition(name="Type 2 diabetes", codes=(Coding(system="icd10", code="E11.9"),)),
-                            Condition(name="Atrial fibrillation", codes=(Coding(system="snomed", code="49436004"),))),
+                conditions=(
+                    Condition(
+                        name="Type 2 diabetes", codes=(Coding(system="icd10", code="E11.9"),)
+                    ),
+                    Condition(
+                        name="Atrial fibrillation",
+                        codes=(Coding(system="snomed", code="49436004"),),
+                    ),
+                ),
                 context=ClinicalContext(symptomatic=index % 7 == 0),
             )
         )
@@ -64,7 +106,10 @@ def bench_assess() -> dict[str, float]:
         for rec in records:
             assess(rec, knowledge, as_of=AS_OF)  # type: ignore[arg-type]
         rounds.append(len(records) / (time.perf_counter() - start))
-    return {"assess_records_per_s_median": statistics.median(rounds), "assess_records_per_s_min": min(rounds)}
+    return {
+        "assess_records_per_s_median": statistics.median(rounds),
+        "assess_records_per_s_min": min(rounds),
+    }
 
 
 def bench_largest_bundle() -> dict[str, float | str]:
@@ -84,8 +129,12 @@ def bench_largest_bundle() -> dict[str, float | str]:
         rec = load_record(largest, knowledge, AS_OF)
         assess(rec, knowledge, as_of=AS_OF)
         times.append(time.perf_counter() - start)
-    return {"largest_bundle": largest.name, "largest_bundle_bytes": largest.stat().st_size,
-            "bundle_parse_assess_s_median": statistics.median(times), "bundle_parse_assess_s_max": max(times)}
+    return {
+        "largest_bundle": largest.name,
+        "largest_bundle_bytes": largest.stat().st_size,
+        "bundle_parse_assess_s_median": statistics.median(times),
+        "bundle_parse_assess_s_max": max(times),
+    }
 
 
 def bench_cli() -> dict[str, float]:
@@ -100,7 +149,10 @@ def bench_cli() -> dict[str, float]:
         start = time.perf_counter()
         subprocess.run([exe, "demo", "--format", "json"], capture_output=True, check=True, env=env)
         demo_times.append(time.perf_counter() - start)
-    return {"cli_help_s_median": statistics.median(help_times), "cli_demo_assess_s_median": statistics.median(demo_times)}
+    return {
+        "cli_help_s_median": statistics.median(help_times),
+        "cli_demo_assess_s_median": statistics.median(demo_times),
+    }
 
 
 def main() -> None:

@@ -12,12 +12,24 @@ import pytest
 from mgcare import __version__
 
 DEMO = Path(__file__).resolve().parents[1] / "src" / "mgcare" / "demo" / "demo_patient.json"
-CONTRACT_KEYS = {"mgcare_version", "knowledge_version", "person", "serum_magnesium", "ca_mg_ratio",
-                 "egfr", "intake", "findings", "recommendations", "disclaimer"}
+CONTRACT_KEYS = {
+    "mgcare_version",
+    "knowledge_version",
+    "person",
+    "serum_magnesium",
+    "ca_mg_ratio",
+    "egfr",
+    "intake",
+    "findings",
+    "recommendations",
+    "disclaimer",
+}
 
 
 def mgcare(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mgcare.cli", *args], capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "mgcare.cli", *args], capture_output=True, text=True, check=False
+    )
 
 
 def test_assess_json_matches_contract() -> None:
@@ -27,7 +39,14 @@ def test_assess_json_matches_contract() -> None:
     result = json.loads(done.stdout)
     assert set(result) == CONTRACT_KEYS
     assert result["mgcare_version"] == __version__
-    assert set(result["serum_magnesium"]) == {"value", "unit", "mmol_l", "status", "ctcae_grade", "effective"}
+    assert set(result["serum_magnesium"]) == {
+        "value",
+        "unit",
+        "mmol_l",
+        "status",
+        "ctcae_grade",
+        "effective",
+    }
     assert set(result["ca_mg_ratio"]) == {"molar", "cutoff", "applies"}
     assert set(result["egfr"]) == {"value", "category", "method"}
     for item in [*result["findings"], *result["recommendations"]]:
@@ -37,9 +56,13 @@ def test_assess_json_matches_contract() -> None:
 
 def test_context_options_change_route() -> None:
     """DESIGN.md 4: symptoms given on the CLI switch mild deficiency from oral to IV."""
-    base = json.loads(mgcare("assess", str(DEMO), "--format", "json", "--as-of", "2026-11-25").stdout)
+    base = json.loads(
+        mgcare("assess", str(DEMO), "--format", "json", "--as-of", "2026-11-25").stdout
+    )
     symptomatic = json.loads(
-        mgcare("assess", str(DEMO), "--format", "json", "--as-of", "2026-11-25", "--symptomatic").stdout
+        mgcare(
+            "assess", str(DEMO), "--format", "json", "--as-of", "2026-11-25", "--symptomatic"
+        ).stdout
     )
     assert "oral-magnesium" in [r["code"] for r in base["recommendations"]]
     assert "iv-magnesium-sulfate" in [r["code"] for r in symptomatic["recommendations"]]

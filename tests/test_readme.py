@@ -24,7 +24,9 @@ def examples() -> list[tuple[str, list[str]]]:
     for block in BLOCK.findall(README.read_text(encoding="utf-8")):
         for chunk in re.split(r"^\$ ", block, flags=re.M)[1:]:
             command, *expected = chunk.rstrip("\n").split("\n")
-            found.append((command, [line for line in expected if line.strip() and line.strip() != "..."]))
+            found.append(
+                (command, [line for line in expected if line.strip() and line.strip() != "..."])
+            )
     return found
 
 
@@ -32,17 +34,26 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
-@pytest.mark.parametrize(("command", "expected"), examples(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("command", "expected"), examples(), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_readme_example(command: str, expected: list[str]) -> None:
     argv = shlex.split(command)
     assert argv[0] == "mgcare"
-    done = subprocess.run([sys.executable, "-m", "mgcare.cli", *argv[1:]], capture_output=True,
-                          text=True, cwd=ROOT, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "mgcare.cli", *argv[1:]],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     output = normalise(done.stdout + done.stderr)
     position = 0
     for line in expected:
         index = output.find(normalise(line), position)
-        assert index >= 0, f"README line not in output of `{command}`:\n{line}\n--- output ---\n{done.stdout}{done.stderr}"
+        assert index >= 0, (
+            f"README line not in output of `{command}`:\n{line}\n--- output ---\n{done.stdout}{done.stderr}"
+        )
         position = index
 
 

@@ -8,7 +8,7 @@ large Synthea bundle is not validated claim by claim. Every error names the offe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -53,7 +53,9 @@ def _model_class(resource_type: str) -> Any:
 
 
 def _label(resource: Mapping[str, Any]) -> str:
-    return f"{resource.get('resourceType', 'resource')}/{resource.get('id', '?')}"
+    resource_id = resource.get("id", "?")
+    shown = resource_id if isinstance(resource_id, str) else "?"
+    return f"{resource.get('resourceType', 'resource')}/{shown}"
 
 
 def _parse(resource: Mapping[str, Any]) -> Any:
@@ -95,20 +97,20 @@ def _as_date(value: Any) -> date | None:
         return None
 
 
-def _resources(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The resources of a Bundle (checked envelope), or the single resource given."""
+def _resources(document: Mapping[str, Any]) -> list[tuple[str | None, Mapping[str, Any]]]:
+    """(fullUrl, resource) of each Bundle entry (checked envelope), or the single resource."""
     resource_type = document.get("resourceType")
     if not isinstance(resource_type, str):
         raise FhirInputError("input has no resourceType: not a FHIR resource or Bundle")
     if resource_type != "Bundle":
-        return [document]
+        return [(None, document)]
     bundle_type = document.get("type")
     if bundle_type not in BUNDLE_TYPES:
         raise FhirInputError(f"{_label(document)}: unsupported Bundle type {bundle_type!r}")
     entries = document.get("entry", [])
     if not isinstance(entries, list):
         raise FhirInputError(f"{_label(document)}: entry must be a list")
-    resources: list[Mapping[str, Any]] = []
+    resources: list[tuple[str | None, Mapping[str, Any]]] = []
     for index, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict):
@@ -119,7 +121,8 @@ def _resources(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
             ):
                 continue  # a DELETE or GET entry carries no resource
             raise FhirInputError(f"{_label(document)}: entry[{index}] has no resource")
-        resources.append(resource)
+        full_url = entry.get("fullUrl")
+        resources.append((full_url if isinstance(full_url, str) else None, resource))
     return resources
 
 
@@ -205,6 +208,11 @@ def _medication_concept(
         if reference.startswith("#"):
             for contained in resource.contained or ():
                 if getattr(contained, "id", None) == reference[1:]:
+                    if contained.get_resource_type() != "Medication":
+                        raise FhirInputError(
+                            f"{label}: medication reference {reference!r} points to a "
+                            f"{contained.get_resource_type()}, not a Medication"
+                        )
                     medication = contained
         else:
             medication = medications_by_ref.get(reference)
@@ -285,17 +293,20 @@ def _person(resource: Mapping[str, Any]) -> Person:
 
 def record_from_fhir(document: Mapping[str, Any], knowledge: Knowledge) -> PatientRecord:
     """Read one person's record from FHIR JSON. Raises FhirInputError with a one-line reason."""
-    resources = _resources(document)
+    entries = _resources(document)
+    resources = [resource for _, resource in entries]
     for resource in resources:
         _check_type(resource)
     medications_by_ref: dict[str, Any] = {}
-    for resource in resources:
+    for full_url, resource in entries:
         if resource.get("resourceType") == "Medication":
             parsed = _parse(resource)
             if parsed.id:
                 medications_by_ref[f"Medication/{parsed.id}"] = parsed
+            if full_url:
+                medications_by_ref[full_url] = parsed
     patients = [r for r in resources if r.get("resourceType") == "Patient"]
-    if len({p.get("id") for p in patients}) > 1:
+    if len({_label(p) for p in patients}) > 1:
         raise FhirInputError(f"{_label(patients[1])}: the input holds more than one Patient")
     person = _person(patients[0]) if patients else Person()
     labs: list[LabResult] = []
@@ -319,14 +330,3 @@ def record_from_fhir(document: Mapping[str, Any], knowledge: Knowledge) -> Patie
         medications=tuple(medications),
         conditions=tuple(conditions),
     )
-
-
-def _fullurl_aliases(entries: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """Map urn:uuid fullUrls to Type/id (transaction bundles reference by fullUrl)."""
-    aliases = {}
-    for entry in entries:
-        resource = entry.get("resource", {})
-        full_url = entry.get("fullUrl")
-        if isinstance(full_url, str) and isinstance(resource, dict):
-            aliases[full_url] = _label(resource)
-    return aliases

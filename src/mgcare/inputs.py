@@ -28,7 +28,7 @@ def pydantic_reason(exc: ValidationError) -> str:
     """The first validation problem as `path: message`."""
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first.get("loc", ())) or "record"
-    return f"{where}: {first.get('msg')}"
+    return f"{where}: {' '.join(str(first.get('msg')).split())}"
 
 
 def parse_json(text: str, name: str) -> Any:
@@ -41,7 +41,15 @@ def parse_json(text: str, name: str) -> Any:
 
 
 def record_from_document(document: Any, knowledge: Knowledge, today: date) -> PatientRecord:
-    """A FHIR resource/Bundle (has `resourceType`) or an mgcare record, validated."""
+    """A FHIR resource/Bundle (has `resourceType`) or an mgcare record, validated. Every
+    failure is an InputError whose message is a single line."""
+    try:
+        return _record_from_document(document, knowledge, today)
+    except InputError as exc:
+        raise InputError(" ".join(str(exc).split())) from None
+
+
+def _record_from_document(document: Any, knowledge: Knowledge, today: date) -> PatientRecord:
     if not isinstance(document, dict):
         raise InputError("input must be a JSON object (a FHIR resource or an mgcare record)")
     if "resourceType" in document:

@@ -7,7 +7,7 @@ clinical state FHIR carries poorly (symptomatic, unstable, serious arrhythmia) h
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -92,11 +92,16 @@ class ClinicalContext(_Model):
 
 
 class PatientRecord(_Model):
+    """One person. `food_log` holds a day's log rows (DESIGN.md 7 columns); `diet_standard`
+    chooses the reference intakes (default by language)."""
+
     person: Person = Person()
     labs: tuple[LabResult, ...] = ()
     medications: tuple[Medication, ...] = ()
     conditions: tuple[Condition, ...] = ()
     context: ClinicalContext = ClinicalContext()
+    food_log: tuple[dict[str, Any], ...] = ()
+    diet_standard: Literal["cn-2023", "cn-2013", "us-iom-1997", "efsa-2015"] | None = None
 
 
 # --- output: the DESIGN.md section 4 contract ------------------------------------------------

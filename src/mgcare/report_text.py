@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from rich.console import Console
 from rich.markup import escape
 
@@ -15,8 +18,9 @@ SEVERITY_LABEL = {
 }
 
 
-def _item_lines(console: Console, items: list[Item], lang: Lang) -> None:
-    for item in items:
+def _item_lines(console: Console, items: Sequence[Item | Mapping[str, Any]], lang: Lang) -> None:
+    for raw in items:
+        item = raw if isinstance(raw, Item) else Item.model_validate(raw)
         style = SEVERITY_STYLE[item.severity]
         label = SEVERITY_LABEL[lang][item.severity]
         console.print(
@@ -25,6 +29,21 @@ def _item_lines(console: Console, items: list[Item], lang: Lang) -> None:
         for line in item.detail.splitlines():
             console.print(f"      {escape(line)}", highlight=False)
         console.print(f"      [dim]{UI['evidence'].get(lang)}: {', '.join(item.evidence)}[/dim]")
+
+
+def print_items(
+    console: Console,
+    findings: Sequence[Item | Mapping[str, Any]],
+    recommendations: Sequence[Item | Mapping[str, Any]],
+    lang: Lang,
+) -> None:
+    """Findings and recommendations under their headings."""
+    for key, items in (("findings", findings), ("recommendations", recommendations)):
+        console.print(f"\n[bold]{UI[key].get(lang)}[/bold]")
+        if items:
+            _item_lines(console, items, lang)
+        else:
+            console.print(f"  {UI['none'].get(lang)}")
 
 
 def print_assessment(assessment: Assessment, lang: Lang, console: Console | None = None) -> None:
@@ -56,13 +75,5 @@ def print_assessment(assessment: Assessment, lang: Lang, console: Console | None
         console.print(
             f"{UI['egfr'].get(lang)}: {egfr.value:.0f} ({egfr.category}) · {escape(egfr.method)}"
         )
-    for key, items in (
-        ("findings", assessment.findings),
-        ("recommendations", assessment.recommendations),
-    ):
-        console.print(f"\n[bold]{UI[key].get(lang)}[/bold]")
-        if items:
-            _item_lines(console, items, lang)
-        else:
-            console.print(f"  {UI['none'].get(lang)}")
+    print_items(console, assessment.findings, assessment.recommendations, lang)
     console.print(f"\n[dim]{UI['disclaimer'].get(lang)}: {escape(assessment.disclaimer)}[/dim]")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from mgcare import __version__
 from mgcare.i18n import L, Lang, join
@@ -39,6 +40,10 @@ from mgcare.rules.renal import KidneyFunction, kidney_function
 from mgcare.rules.render import Param, fmt, render
 
 MONTHS_PER_YEAR = 12
+if TYPE_CHECKING:
+    from mgcare.diet.intake import IntakeReport
+    from mgcare.diet.plan import Plan
+
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 MONITORED_CONDITIONS = ("atrial-fibrillation", "heart-failure", "diabetes", "hypertension")
 
@@ -200,10 +205,23 @@ def _egfr_gate(kidney: KidneyFunction | None, kidney_failure: bool, knowledge: K
 
 
 def assess(
-    record: PatientRecord, knowledge: Knowledge, *, as_of: date, lang: Lang = "en"
+    record: PatientRecord,
+    knowledge: Knowledge,
+    *,
+    as_of: date,
+    lang: Lang = "en",
+    intake: IntakeReport | None = None,
+    plan: Plan | None = None,
 ) -> Assessment:
-    """Assess one person on `as_of`. Results dated after `as_of` are not used."""
+    """Assess one person on `as_of`. Results dated after `as_of` are not used. `intake` (and
+    its food `plan`) come from `mgcare.diet.evaluate_intake` when the record has a food log."""
     builder = _Builder(knowledge, lang)
+    if intake is not None:
+        from mgcare.rules.intake import intake_items
+
+        intake_findings, intake_recommendations = intake_items(intake, plan, knowledge, lang)
+        builder.findings.extend(intake_findings)
+        builder.recommendations.extend(intake_recommendations)
     thresholds = knowledge.thresholds
     context = record.context
     age = age_on(record, as_of)
@@ -385,6 +403,8 @@ def assess(
             reasons.append(L("haemodynamically unstable", "血流动力学不稳定"))
         if context.serious_arrhythmia:
             reasons.append(L("serious arrhythmia", "严重心律失常"))
+        elif rapid_af:
+            reasons.append(L("rapid atrial fibrillation", "快速心房颤动"))
         if reasons:
             builder.recommend(
                 "iv-magnesium-sulfate", {"reasons": join(reasons)}, extra_facts=renal_facts
@@ -469,7 +489,14 @@ def assess(
     if rapid_af and not high_mg:
         builder.recommend("magnesium-adjunct-rapid-af", {}, extra_facts=renal_facts)
 
-    return _assessment(record, builder, knowledge, lang, age, serum_out, ratio_out, kidney)
+    intake_out = None
+    if intake is not None:
+        from mgcare.diet.evaluate import intake_json
+
+        intake_out = intake_json(intake, plan, knowledge, lang)
+    return _assessment(
+        record, builder, knowledge, lang, age, serum_out, ratio_out, kidney, intake_out
+    )
 
 
 def _avoid_supplement(
@@ -495,6 +522,7 @@ def _assessment(
     serum_out: SerumMagnesium | None,
     ratio_out: CaMgRatio | None,
     kidney: KidneyFunction | None,
+    intake_out: dict[str, object] | None,
 ) -> Assessment:
     egfr_out = (
         Egfr(value=round(kidney.egfr, 1), category=kidney.category, method=kidney.method.get(lang))
@@ -509,7 +537,7 @@ def _assessment(
         serum_magnesium=serum_out,
         ca_mg_ratio=ratio_out,
         egfr=egfr_out,
-        intake=None,
+        intake=intake_out,
         findings=sorted(builder.findings, key=by_severity),
         recommendations=sorted(builder.recommendations, key=by_severity),
         disclaimer=knowledge.texts.disclaimer_zh if lang == "zh" else knowledge.texts.disclaimer_en,

@@ -16,9 +16,9 @@ def condition_groups(condition: Condition, knowledge: Knowledge) -> set[str]:
     for coding in condition.codes:
         code = coding.code.strip()
         for group in knowledge.condition_groups.values():
-            if (coding.system == "icd10" and code.upper().startswith(tuple(group.icd10_prefixes))) or (
-                coding.system == "snomed" and code in group.snomed
-            ):
+            if (
+                coding.system == "icd10" and code.upper().startswith(tuple(group.icd10_prefixes))
+            ) or (coding.system == "snomed" and code in group.snomed):
                 groups.add(group.id)
         if coding.display:
             texts.append(coding.display)
