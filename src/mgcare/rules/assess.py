@@ -76,6 +76,14 @@ class _Builder:
     def finding(self, code: str, params: dict[str, Param], **options: object) -> None:
         self.findings.append(render("finding", code, params, self.knowledge, self.lang, **options))  # type: ignore[arg-type]
 
+    def replace_or_add(self, item: Item) -> None:
+        """Put a more specific recommendation in the place of a generic one with the same code."""
+        for index, existing in enumerate(self.recommendations):
+            if existing.code == item.code:
+                self.recommendations[index] = item
+                return
+        self.recommendations.append(item)
+
     def recommend(self, code: str, params: dict[str, Param], **options: object) -> None:
         """One recommendation per code, except spacing advice, which is per drug."""
         if code != "separate-dosing" and any(r.code == code for r in self.recommendations):
@@ -216,12 +224,6 @@ def assess(
     """Assess one person on `as_of`. Results dated after `as_of` are not used. `intake` (and
     its food `plan`) come from `mgcare.diet.evaluate_intake` when the record has a food log."""
     builder = _Builder(knowledge, lang)
-    if intake is not None:
-        from mgcare.rules.intake import intake_items
-
-        intake_findings, intake_recommendations = intake_items(intake, plan, knowledge, lang)
-        builder.findings.extend(intake_findings)
-        builder.recommendations.extend(intake_recommendations)
     thresholds = knowledge.thresholds
     context = record.context
     age = age_on(record, as_of)
@@ -488,6 +490,14 @@ def assess(
 
     if rapid_af and not high_mg:
         builder.recommend("magnesium-adjunct-rapid-af", {}, extra_facts=renal_facts)
+
+    if intake is not None:
+        from mgcare.rules.intake import intake_items
+
+        intake_findings, intake_recommendations = intake_items(intake, plan, knowledge, lang)
+        builder.findings.extend(intake_findings)
+        for item in intake_recommendations:
+            builder.replace_or_add(item)
 
     intake_out = None
     if intake is not None:
