@@ -10,7 +10,7 @@ LINTED := src tests scripts bench
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,diet]"
+	$(BIN)/python -m pip install -q -e ".[dev,diet,service,screen,spark]"
 	touch $(STAMP)
 
 install: $(STAMP)
