@@ -59,6 +59,31 @@ def _per_100g(log: FoodLog, attribute: str) -> np.ndarray:
     )
 
 
+def _top_contributors(
+    log: FoodLog, grams: np.ndarray, magnesium_per_entry: np.ndarray, food_mg: float
+) -> tuple[Contributor, ...]:
+    """Foods ranked by their Mg that day; a food logged in several rows counts once."""
+    if not len(grams):
+        return ()
+    ndb = np.array([entry.food.ndb_no for entry in log.foods])
+    foods, first_row, inverse = np.unique(ndb, return_index=True, return_inverse=True)
+    magnesium = np.bincount(inverse, weights=magnesium_per_entry)
+    food_grams = np.bincount(inverse, weights=grams)
+    order = [int(i) for i in np.argsort(-magnesium, kind="stable")[:TOP_CONTRIBUTORS]]
+    return tuple(
+        Contributor(
+            food=str(foods[i]),
+            name=log.foods[first_row[i]].food.name_en,
+            name_zh=log.foods[first_row[i]].food.name_zh,
+            grams=round(float(food_grams[i]), 1),
+            magnesium_mg=round(float(magnesium[i]), 1),
+            share=round(float(magnesium[i] / food_mg), 3) if food_mg > 0 else 0.0,
+        )
+        for i in order
+        if magnesium[i] > 0
+    )
+
+
 def daily_intake(
     log: FoodLog,
     knowledge: Knowledge,
@@ -96,21 +121,7 @@ def daily_intake(
     food_mg = totals["magnesium"]
     total_mg = food_mg + supplemental
     reference = reference_intake(knowledge, standard, age_years, sex, life_stage)
-    order: list[int] = [
-        int(i) for i in np.argsort(-magnesium_per_entry, kind="stable")[:TOP_CONTRIBUTORS]
-    ]
-    contributors = tuple(
-        Contributor(
-            food=log.foods[i].food.ndb_no,
-            name=log.foods[i].food.name_en,
-            name_zh=log.foods[i].food.name_zh,
-            grams=round(float(grams[i]), 1),
-            magnesium_mg=round(float(magnesium_per_entry[i]), 1),
-            share=round(float(magnesium_per_entry[i] / food_mg), 3) if food_mg > 0 else 0.0,
-        )
-        for i in order
-        if magnesium_per_entry[i] > 0
-    )
+    contributors = _top_contributors(log, grams, magnesium_per_entry, food_mg)
     zinc = totals["zinc"]
     return IntakeReport(
         magnesium_mg=total_mg,

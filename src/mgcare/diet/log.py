@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +92,8 @@ def read_rows(text: str, name: str) -> list[dict[str, Any]]:
 def _number(value: Any, row: int, column: str) -> float | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    if isinstance(value, bool):
+        raise FoodLogError(f"row {row}: {column} {value!r} is not a number")
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -161,9 +163,15 @@ def resolve_log(
     foods: list[FoodEntry] = []
     supplements: list[SupplementEntry] = []
     warnings: list[str] = []
+    resolved: dict[str, tuple[Food, str | None]] = {}
     for row_number, row in enumerate(rows, start=1):
         time = _text(row.get("time")) or None
         supplement = _text(row.get("supplement"))
+        query = _text(row.get("food"))
+        if supplement and query:
+            raise FoodLogError(
+                f"row {row_number}: a row is either a food or a supplement, not both"
+            )
         if supplement:
             try:
                 find_salt(supplement, knowledge)
@@ -173,6 +181,8 @@ def resolve_log(
                     dose_mg=_number(row.get("dose_mg"), row_number, "dose_mg"),
                     elemental_mg=_number(row.get("elemental_mg"), row_number, "elemental_mg"),
                 )
+            except FoodLogError:
+                raise
             except (UnknownSupplementError, ValueError) as exc:
                 raise FoodLogError(f"row {row_number}: {exc}") from None
             if elemental > MAX_ELEMENTAL_MG_PER_SUPPLEMENT:
@@ -181,7 +191,6 @@ def resolve_log(
                 )
             supplements.append(SupplementEntry(row_number, supplement, elemental, time))
             continue
-        query = _text(row.get("food"))
         if not query:
             raise FoodLogError(f"row {row_number}: needs `food` (number or name) or `supplement`")
         amount = _number(row.get("amount"), row_number, "amount")
@@ -196,10 +205,12 @@ def resolve_log(
                 )
             food, matched = custom, None
         else:
-            try:
-                food, matched = _resolve_food(row_number, query, db)
-            except UnknownFoodError as exc:
-                raise FoodLogError(f"row {row_number}: {exc}") from None
+            if query not in resolved:
+                try:
+                    resolved[query] = _resolve_food(row_number, query, db)
+                except UnknownFoodError as exc:
+                    raise FoodLogError(f"row {row_number}: {exc}") from None
+            food, matched = resolved[query]
         grams = _grams(row_number, food, amount, unit)
         if grams > MAX_GRAMS_PER_ENTRY:
             raise FoodLogError(
@@ -217,8 +228,3 @@ def resolve_log(
 
 def parse_log(text: str, name: str, db: FoodDatabase, knowledge: Knowledge) -> FoodLog:
     return resolve_log(read_rows(text, name), db, knowledge)
-
-
-def rows_from_entries(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Copy entries from an mgcare record's `food_log` into log rows."""
-    return [dict(entry) for entry in entries]

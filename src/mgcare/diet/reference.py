@@ -65,43 +65,7 @@ def _rows(
     ]
 
 
-def _lookup(
-    knowledge: Knowledge,
-    standard: StandardId,
-    nutrient: str,
-    age: float,
-    sex: str | None,
-    stage: LifeStage,
-) -> tuple[float | None, float, str, float | None, str, str] | None:
-    """(EAR, recommended, kind, UL, source, status) or None when the standard has no row."""
-    general = _rows(knowledge, standard, nutrient, age, sex, "general")
-    if stage != "general":
-        staged = _rows(knowledge, standard, nutrient, age, sex, stage)
-        if staged and not staged[0].increment:
-            row = staged[0]
-            return (
-                row.ear_mg,
-                row.recommended_mg,
-                row.recommended_kind,
-                row.ul_supplemental_mg,
-                row.source,
-                row.status,
-            )
-        if staged and general:
-            base, extra = general[0], staged[0]
-            ear = base.ear_mg + (extra.ear_mg or 0.0) if base.ear_mg is not None else None
-            return (
-                ear,
-                base.recommended_mg + extra.recommended_mg,
-                base.recommended_kind,
-                base.ul_supplemental_mg,
-                base.source,
-                base.status,
-            )
-        return None
-    if not general:
-        return None
-    row = general[0]
+def _values(row: ReferenceIntake) -> tuple[float | None, float, str, float | None, str, str]:
     return (
         row.ear_mg,
         row.recommended_mg,
@@ -110,6 +74,56 @@ def _lookup(
         row.source,
         row.status,
     )
+
+
+def _lookup(
+    knowledge: Knowledge,
+    standard: StandardId,
+    nutrient: str,
+    age: float,
+    sex: str | None,
+    stage: LifeStage,
+) -> tuple[float | None, float, str, float | None, str, str] | None:
+    """(EAR, recommended, kind, UL, source, status) or None when the standard has no row.
+    Pregnancy/lactation rows either replace the general row (IOM, EFSA) or add to it (China
+    2013 increments); EFSA sets them equal to non-pregnant women, also under 18."""
+    general = _rows(knowledge, standard, nutrient, age, sex, "general")
+    if stage == "general":
+        return _values(general[0]) if general else None
+    staged = _rows(knowledge, standard, nutrient, age, sex, stage)
+    if staged and not staged[0].increment:
+        return _values(staged[0])
+    if staged and general:
+        base, extra = general[0], staged[0]
+        ear = base.ear_mg + (extra.ear_mg or 0.0) if base.ear_mg is not None else None
+        return (
+            ear,
+            base.recommended_mg + extra.recommended_mg,
+            base.recommended_kind,
+            base.ul_supplemental_mg,
+            base.source,
+            base.status,
+        )
+    if not staged and general and standard == "efsa-2015":
+        return _values(general[0])
+    return None
+
+
+def _upper_limit(
+    knowledge: Knowledge,
+    standard: StandardId,
+    nutrient: str,
+    age: float,
+    sex: str | None,
+    stage: LifeStage,
+) -> float | None:
+    """The UL for this person; with sex unknown, the UL when both sexes share it."""
+    sexes = (sex,) if sex is not None else ("male", "female")
+    limits = set()
+    for candidate in sexes:
+        found = _lookup(knowledge, standard, nutrient, age, candidate, stage)
+        limits.add(found[3] if found is not None else None)
+    return limits.pop() if len(limits) == 1 else None
 
 
 def reference_intake(
@@ -135,9 +149,8 @@ def reference_intake(
     ear, recommended, kind, ul, source, status = found
     ul_standard: StandardId | None = chosen if ul is not None else None
     if ul is None and nutrient == "magnesium":
-        us = _lookup(knowledge, UL_STANDARD, nutrient, age_years, sex, life_stage)
-        if us is not None and us[3] is not None:
-            ul, ul_standard = us[3], UL_STANDARD
+        ul = _upper_limit(knowledge, UL_STANDARD, nutrient, age_years, sex, life_stage)
+        ul_standard = UL_STANDARD if ul is not None else None
     names = knowledge.intakes.standards[chosen]
     return Reference(
         standard=chosen,
