@@ -183,7 +183,7 @@ def assess_command(
     day = _parse_date(as_of, "--as-of")
     knowledge = _knowledge(site)
     try:
-        record = load_record(file, knowledge, today=max(day, date.today()))
+        record = load_record(file, knowledge, today=max(day, date.today()), as_of=day)
     except InputError as exc:
         fail(str(exc))
     overrides = {

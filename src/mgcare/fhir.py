@@ -38,6 +38,19 @@ READ_TYPES = frozenset(
     }
 )
 SKIPPED_OBSERVATION_STATUSES = frozenset({"entered-in-error", "cancelled", "registered"})
+OBSERVATION_STATUSES = frozenset(
+    {
+        "registered",
+        "preliminary",
+        "final",
+        "amended",
+        "corrected",
+        "cancelled",
+        "entered-in-error",
+        "unknown",
+    }
+)
+ABSTRACT_TYPES = frozenset({"Resource", "DomainResource"})
 INACTIVE_CONDITION = frozenset({"inactive", "remission", "resolved"})
 EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
 
@@ -61,12 +74,14 @@ def _label(resource: Mapping[str, Any]) -> str:
 def _parse(resource: Mapping[str, Any]) -> Any:
     try:
         return _model_class(str(resource["resourceType"])).model_validate(resource)
-    except ValidationError as exc:
+    except (KeyError, TypeError, ValueError) as exc:
+        if not isinstance(exc, ValidationError):
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+            raise FhirInputError(f"{_label(resource)}: invalid FHIR ({reason})") from None
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first.get("loc", ()))
-        raise FhirInputError(
-            f"{_label(resource)}: invalid FHIR ({where}: {first.get('msg')})"
-        ) from None
+        message = " ".join(str(first.get("msg")).split())
+        raise FhirInputError(f"{_label(resource)}: invalid FHIR ({where}: {message})") from None
 
 
 def _codings(concept: Any) -> tuple[Coding, ...]:
@@ -84,6 +99,7 @@ def _codings(concept: Any) -> tuple[Coding, ...]:
 
 
 def _as_date(value: Any) -> date | None:
+    """A FHIR date/dateTime as a date; partial dates (YYYY, YYYY-MM) take their first day."""
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -92,9 +108,22 @@ def _as_date(value: Any) -> date | None:
         return value
     text = str(value)
     try:
-        return date.fromisoformat(text[:10]) if len(text) >= 10 else date(int(text[:4]), 1, 1)
+        if len(text) >= len("YYYY-MM-DD"):
+            return date.fromisoformat(text[: len("YYYY-MM-DD")])
+        year, _, month = text.partition("-")
+        return date(int(year), int(month) if month else 1, 1)
     except ValueError:
         return None
+
+
+def _as_moment(value: Any, label: str) -> datetime | date:
+    """An effective time for a lab: full date-times kept; partial dates as their first day."""
+    if isinstance(value, datetime | date):
+        return value
+    day = _as_date(value)
+    if day is None:
+        raise FhirInputError(f"{label}: unreadable date {value!r}")
+    return day
 
 
 def _resources(document: Mapping[str, Any]) -> list[tuple[str | None, Mapping[str, Any]]]:
@@ -105,7 +134,7 @@ def _resources(document: Mapping[str, Any]) -> list[tuple[str | None, Mapping[st
     if resource_type != "Bundle":
         return [(None, document)]
     bundle_type = document.get("type")
-    if bundle_type not in BUNDLE_TYPES:
+    if not isinstance(bundle_type, str) or bundle_type not in BUNDLE_TYPES:
         raise FhirInputError(f"{_label(document)}: unsupported Bundle type {bundle_type!r}")
     entries = document.get("entry", [])
     if not isinstance(entries, list):
@@ -173,6 +202,10 @@ def _observation(resource: Mapping[str, Any], knowledge: Knowledge) -> LabResult
     )
     if effective is None:
         raise FhirInputError(f"{label}: observation has no effective date")
+    if observation.status not in OBSERVATION_STATUSES:
+        raise FhirInputError(
+            f"{label}: status {observation.status!r} is not an R4 Observation status"
+        )
     low = high = None
     if observation.referenceRange:
         first = observation.referenceRange[0]
@@ -189,7 +222,7 @@ def _observation(resource: Mapping[str, Any], knowledge: Knowledge) -> LabResult
         analyte=loinc_row.analyte,
         value=float(quantity.value),
         unit=str(unit),
-        effective=effective,
+        effective=_as_moment(effective, label),
         reference_low=low,
         reference_high=high,
         interpretation=interpretation,
@@ -288,7 +321,12 @@ def _first_code(concept: Any) -> str | None:
 def _person(resource: Mapping[str, Any]) -> Person:
     parsed = _parse(resource)
     sex = parsed.gender if parsed.gender in ("male", "female") else None
-    return Person(id=parsed.id, birth_date=_as_date(parsed.birthDate), sex=sex)
+    return Person(
+        id=parsed.id,
+        birth_date=_as_date(parsed.birthDate),
+        sex=sex,
+        deceased=_as_date(parsed.deceasedDateTime),
+    )
 
 
 def record_from_fhir(document: Mapping[str, Any], knowledge: Knowledge) -> PatientRecord:
@@ -306,7 +344,7 @@ def record_from_fhir(document: Mapping[str, Any], knowledge: Knowledge) -> Patie
             if full_url:
                 medications_by_ref[full_url] = parsed
     patients = [r for r in resources if r.get("resourceType") == "Patient"]
-    if len({_label(p) for p in patients}) > 1:
+    if any(patient != patients[0] for patient in patients[1:]):
         raise FhirInputError(f"{_label(patients[1])}: the input holds more than one Patient")
     person = _person(patients[0]) if patients else Person()
     labs: list[LabResult] = []

@@ -27,7 +27,10 @@ class InputError(ValueError):
 def pydantic_reason(exc: ValidationError) -> str:
     """The first validation problem as `path: message`."""
     first = exc.errors()[0]
-    where = ".".join(str(part) for part in first.get("loc", ())) or "record"
+    where = "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in first.get("loc", ())
+    )
+    where = where.lstrip(".") or "record"
     return f"{where}: {' '.join(str(first.get('msg')).split())}"
 
 
@@ -40,16 +43,20 @@ def parse_json(text: str, name: str) -> Any:
         ) from None
 
 
-def record_from_document(document: Any, knowledge: Knowledge, today: date) -> PatientRecord:
+def record_from_document(
+    document: Any, knowledge: Knowledge, today: date, as_of: date | None = None
+) -> PatientRecord:
     """A FHIR resource/Bundle (has `resourceType`) or an mgcare record, validated. Every
     failure is an InputError whose message is a single line."""
     try:
-        return _record_from_document(document, knowledge, today)
+        return _record_from_document(document, knowledge, today, as_of)
     except InputError as exc:
         raise InputError(" ".join(str(exc).split())) from None
 
 
-def _record_from_document(document: Any, knowledge: Knowledge, today: date) -> PatientRecord:
+def _record_from_document(
+    document: Any, knowledge: Knowledge, today: date, as_of: date | None
+) -> PatientRecord:
     if not isinstance(document, dict):
         raise InputError("input must be a JSON object (a FHIR resource or an mgcare record)")
     if "resourceType" in document:
@@ -67,13 +74,15 @@ def _record_from_document(document: Any, knowledge: Knowledge, today: date) -> P
         except ValidationError as exc:
             raise InputError(f"mgcare record: {pydantic_reason(exc)}") from None
     try:
-        validate_record(record, knowledge, today)
+        validate_record(record, knowledge, today, as_of)
     except RecordError as exc:
         raise InputError(str(exc)) from None
     return record
 
 
-def load_record(path: Path, knowledge: Knowledge, today: date) -> PatientRecord:
+def load_record(
+    path: Path, knowledge: Knowledge, today: date, as_of: date | None = None
+) -> PatientRecord:
     try:
         size = path.stat().st_size
         if size > MAX_INPUT_BYTES:
@@ -85,4 +94,9 @@ def load_record(path: Path, knowledge: Knowledge, today: date) -> PatientRecord:
         raise InputError(f"{path}: not UTF-8 text") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    return record_from_document(parse_json(text, str(path)), knowledge, today)
+    document = parse_json(text, str(path))
+    if not isinstance(document, dict):
+        raise InputError(
+            f"{path}: input must be a JSON object (a FHIR resource or an mgcare record)"
+        )
+    return record_from_document(document, knowledge, today, as_of)

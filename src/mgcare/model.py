@@ -6,14 +6,16 @@ clinical state FHIR carries poorly (symptomatic, unstable, serious arrhythmia) h
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mgcare.knowledge.models import Severity
 
 AnalyteId = Literal["magnesium", "calcium", "potassium", "creatinine", "zinc", "egfr", "heart-rate"]
+ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 CodeSystem = Literal["atc", "rxnorm", "icd10", "snomed", "loinc", "text", "other"]
 
 
@@ -34,6 +36,7 @@ class Person(_Model):
     sex: Literal["male", "female"] | None = None
     pregnant: bool = False
     lactating: bool = False
+    deceased: date | None = None
 
 
 class LabResult(_Model):
@@ -49,6 +52,18 @@ class LabResult(_Model):
     loinc: str | None = None
     method: str | None = None
     source: str | None = None
+
+    @field_validator("effective", mode="before")
+    @classmethod
+    def _iso_dates_only(cls, value: object) -> object:
+        """Numbers and partial strings would be read as Unix timestamps: refuse them."""
+        if isinstance(value, bool | int | float):
+            raise ValueError(
+                "effective must be an ISO date (YYYY-MM-DD) or date-time, not a number"
+            )
+        if isinstance(value, str) and not ISO_DAY.match(value.strip()):
+            raise ValueError("effective must be an ISO date (YYYY-MM-DD) or date-time")
+        return value
 
     @model_validator(mode="after")
     def _reference_range_ordered(self) -> LabResult:

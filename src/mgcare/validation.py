@@ -13,6 +13,8 @@ from mgcare.model import LabResult, PatientRecord
 from mgcare.units import UnitError, check_value, parse_unit
 
 MAX_AGE_YEARS = 130
+EARLIEST_RESULT = date(1900, 1, 1)
+"""Input sanity: laboratory results older than this are typing errors, not history."""
 
 
 class RecordError(ValueError):
@@ -24,15 +26,28 @@ def _where(lab: LabResult, index: int) -> str:
 
 
 def _day(value: datetime | date) -> date:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).date() if value.tzinfo else value.date()
-    return value
+    """Calendar day in UTC; a time at the edge of the calendar keeps its local day."""
+    if not isinstance(value, datetime):
+        return value
+    if value.tzinfo is None:
+        return value.date()
+    try:
+        return value.astimezone(UTC).date()
+    except OverflowError:
+        return value.date()
 
 
-def validate_record(record: PatientRecord, knowledge: Knowledge, today: date) -> None:
-    """Raise RecordError for the first problem: units, absurd values, future dates, ages."""
+def validate_record(
+    record: PatientRecord, knowledge: Knowledge, today: date, as_of: date | None = None
+) -> None:
+    """Raise RecordError for the first problem: units, absurd values, future dates, ages, and
+    an assessment date after the person's death."""
     person = record.person
     where_person = f"Patient/{person.id}" if person.id else "person"
+    if person.deceased is not None and as_of is not None and as_of > person.deceased:
+        raise RecordError(
+            f"{where_person}: died on {person.deceased}; assess with --as-of on or before that date"
+        )
     if person.birth_date is not None:
         if person.birth_date > today:
             raise RecordError(f"{where_person}: birth date {person.birth_date} is in the future")
@@ -55,8 +70,11 @@ def validate_record(record: PatientRecord, knowledge: Knowledge, today: date) ->
             raise RecordError(
                 f"{where}: {lab.analyte} value {lab.value:g} {unit} is impossible in every unit"
             )
-        if _day(lab.effective) > today:
-            raise RecordError(f"{where}: date {lab.effective} is in the future")
+        day = _day(lab.effective)
+        if day < EARLIEST_RESULT or (person.birth_date is not None and day < person.birth_date):
+            raise RecordError(f"{where}: date {lab.effective.isoformat()} is before the person could be tested")
+        if day > today:
+            raise RecordError(f"{where}: date {lab.effective.isoformat()} is in the future")
     for index, medication in enumerate(record.medications):
         where = medication.source or f"medications[{index}]"
         if medication.start and medication.end and medication.end < medication.start:

@@ -527,3 +527,35 @@ def test_site_override_changes_interval_and_is_named(tmp_path: Path) -> None:
     assert "SITE" in finding.evidence
     coupled = run(record([mg(0.6), lab("potassium", 3.2, "mmol/L")]), knowledge)
     assert "hypokalemia-with-low-magnesium" in finding_codes(coupled)
+
+
+def test_conflicting_same_day_egfr_takes_lowest(knowledge: Knowledge) -> None:
+    """Conflicting same-day eGFRs (seen in Synthea): the most cautious value decides renal gating."""
+    labs = [lab("egfr", 84, "mL/min/{1.73_m2}"), lab("egfr", 25, "mL/min/{1.73_m2}"), mg(0.6)]
+    result = run(record(labs), knowledge)
+    assert result.egfr is not None and result.egfr.value == 25
+    assert "avoid-supplement-renal" in rec_codes(result)
+
+
+def test_ckd_epi_uses_age_on_creatinine_date(knowledge: Knowledge) -> None:
+    """CKDEPI21: the equation takes the age when the creatinine was measured."""
+    born = date(1980, 6, 1)
+    old_result = lab("creatinine", 1.0, "mg/dL", day=date(2000, 6, 2))
+    result = run(record([old_result], sex="male", birth=born), knowledge)
+    recent = run(
+        record([lab("creatinine", 1.0, "mg/dL", day=date(2026, 6, 2))], sex="male", birth=born),
+        knowledge,
+    )
+    assert result.egfr is not None and recent.egfr is not None
+    assert result.egfr.value > recent.egfr.value
+
+
+def test_clinician_can_overrule_coded_rapid_af(knowledge: Knowledge) -> None:
+    """DESIGN.md 4: explicit context wins over what is inferred from codes."""
+    af = cond("Atrial fibrillation", ("snomed", "49436004"))
+    labs = [mg(0.6), lab("heart-rate", 130, "/min", day=AS_OF)]
+    inferred = run(record(labs, conditions=[af]), knowledge)
+    overruled = run(record(labs, conditions=[af], serious_arrhythmia=False), knowledge)
+    assert "iv-magnesium-sulfate" in rec_codes(inferred)
+    assert "iv-magnesium-sulfate" not in rec_codes(overruled)
+    assert "oral-magnesium" in rec_codes(overruled)

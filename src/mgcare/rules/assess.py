@@ -198,6 +198,14 @@ def _magnesium_findings(
         )
 
 
+def _no_usable_result(checked: list[CheckedLab]) -> L:
+    if any(item.lab.analyte == "magnesium" for item in checked):
+        return L(
+            "only results left out as implausible (see above)", "仅有因不合理而被排除的结果（见上）"
+        )
+    return L("none on record", "无记录")
+
+
 def _egfr_gate(kidney: KidneyFunction | None, kidney_failure: bool, knowledge: Knowledge) -> str:
     """'block' | 'caution' | 'none' | 'unknown' per the clinical.md 8.3 mapping (DERIVED)."""
     renal = knowledge.thresholds.renal
@@ -258,7 +266,7 @@ def assess(
                 f"{older.lab.effective_date.isoformat()} 为 {older.lab.value:g} {older.unit}",
             )
             if older is not None
-            else L("none on record", "无记录")
+            else _no_usable_result(checked)
         )
         builder.finding(
             "magnesium-not-measured", {"lookback": lookback_months, "latest": latest_text}
@@ -268,7 +276,9 @@ def assess(
     high_mg = mg_status in HIGH_MAGNESIUM
 
     # --- kidney function ------------------------------------------------------------------------
-    kidney = kidney_function(checked, age, record.person.sex, as_of, knowledge)
+    kidney = kidney_function(
+        checked, lambda day: age_on(record, day), record.person.sex, as_of, knowledge
+    )
     kidney_failure = "kidney-failure" in groups or (
         kidney is not None and kidney.egfr < thresholds.renal.kidney_failure_below.value
     )
@@ -405,7 +415,7 @@ def assess(
             reasons.append(L("haemodynamically unstable", "血流动力学不稳定"))
         if context.serious_arrhythmia:
             reasons.append(L("serious arrhythmia", "严重心律失常"))
-        elif rapid_af:
+        elif rapid_af and context.serious_arrhythmia is None:
             reasons.append(L("rapid atrial fibrillation", "快速心房颤动"))
         if reasons:
             builder.recommend(

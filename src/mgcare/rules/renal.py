@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -45,17 +45,33 @@ class KidneyFunction:
     effective: date
 
 
+def _lowest_on_latest_day(
+    checked: Sequence[CheckedLab], analyte: str, as_of: date
+) -> CheckedLab | None:
+    """The latest day's result; of conflicting results that day, the most cautious (lowest)."""
+    newest = latest(checked, analyte, as_of)
+    if newest is None:
+        return None
+    day = newest.lab.effective_date
+    same_day = [
+        c for c in checked if c.lab.analyte == analyte and c.usable and c.lab.effective_date == day
+    ]
+    return min(same_day, key=lambda c: c.canonical)
+
+
 def kidney_function(
     checked: Sequence[CheckedLab],
-    age_years: float | None,
+    age_at: Callable[[date], int | None],
     sex: str | None,
     as_of: date,
     knowledge: Knowledge,
 ) -> KidneyFunction | None:
     """The most recent of a reported eGFR and a CKD-EPI 2021 value from creatinine (a reported
-    eGFR wins a tie). CKD-EPI needs age >= 18 and sex."""
-    reported = latest(checked, "egfr", as_of)
+    eGFR wins a tie; conflicting same-day eGFRs give the lowest). CKD-EPI uses the age on the
+    creatinine date and needs age >= 18 and sex."""
+    reported = _lowest_on_latest_day(checked, "egfr", as_of)
     creatinine = latest(checked, "creatinine", as_of)
+    age_years = age_at(creatinine.lab.effective_date) if creatinine is not None else None
     computed: KidneyFunction | None = None
     minimum_age = knowledge.thresholds.ckd_epi.minimum_age.value
     if (
