@@ -411,6 +411,7 @@ def diet_plan(
     lang: LangOption = Language.en,
 ) -> None:
     """Foods that close the gap to the reference intake with the least added energy."""
+    from mgcare.diet.evaluate import plan_json
     from mgcare.diet.foods import load_food_database
     from mgcare.diet.plan import PlanError, plan_foods
     from mgcare.diet.reference import ReferenceError, reference_intake
@@ -438,23 +439,7 @@ def diet_plan(
             "fallback_from": reference.fallback_from,
         },
         "intake_mg": intake_mg,
-        "gap_mg": round(max(reference.recommended_mg - intake_mg, 0.0), 1),
-        "closes_gap": plan.closes_gap,
-        "magnesium_mg": plan.magnesium_mg,
-        "energy_kcal": plan.energy_kcal,
-        "foods": [
-            {
-                "food": s.food.ndb_no,
-                "name": s.food.name_en,
-                "name_zh": s.food.name_zh,
-                "grams": s.grams,
-                "servings": s.servings,
-                "serving": s.serving_description,
-                "magnesium_mg": s.magnesium_mg,
-                "energy_kcal": s.energy_kcal,
-            }
-            for s in plan.suggestions
-        ],
+        **plan_json(plan),
     }
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")

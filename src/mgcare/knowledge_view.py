@@ -13,33 +13,23 @@ from mgcare.knowledge import Knowledge
 
 def _threshold_rows(knowledge: Knowledge) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    thresholds = knowledge.thresholds
-    for section_name in (
-        "serum_magnesium",
-        "ca_mg_ratio",
-        "rapid_af",
-        "monitoring",
-        "renal",
-        "ckd_epi",
-        "potassium",
-    ):
-        section = getattr(thresholds, section_name)
-        for fact_name, fact in section:
-            if fact is None:
-                rows.append(
-                    {
-                        "name": f"{section_name}.{fact_name}",
-                        "value": None,
-                        "unit": None,
-                        "source": None,
-                        "status": "not set",
-                        "note": "no default; set by the lab interval or a site override",
-                    }
-                )
-                continue
+    for name, fact in knowledge.threshold_facts():
+        if fact is None:
             rows.append(
                 {
-                    "name": f"{section_name}.{fact_name}",
+                    "name": name,
+                    "value": None,
+                    "unit": None,
+                    "source": None,
+                    "status": "not set",
+                    "site_rule": None,
+                    "note": "no default; set by the lab interval or a site override",
+                }
+            )
+        else:
+            rows.append(
+                {
+                    "name": name,
                     "value": fact.value,
                     "unit": fact.unit,
                     "source": fact.source,

@@ -87,26 +87,29 @@ def intake_json(
             }
             for c in report.top_contributors
         ],
-        "plan": None
-        if plan is None
-        else {
-            "gap_mg": round(plan.gap_mg, 1),
-            "closes_gap": plan.closes_gap,
-            "magnesium_mg": plan.magnesium_mg,
-            "energy_kcal": plan.energy_kcal,
-            "foods": [
-                {
-                    "food": s.food.ndb_no,
-                    "name": s.food.name_en,
-                    "name_zh": s.food.name_zh,
-                    "grams": s.grams,
-                    "servings": s.servings,
-                    "serving": s.serving_description,
-                    "magnesium_mg": s.magnesium_mg,
-                    "energy_kcal": s.energy_kcal,
-                }
-                for s in plan.suggestions
-            ],
-        },
+        "plan": None if plan is None else plan_json(plan),
         "warnings": list(report.warnings),
+    }
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """A food plan as JSON (used by `diet report`, `diet plan` and the assessment)."""
+    return {
+        "gap_mg": round(plan.gap_mg, 1),
+        "closes_gap": plan.closes_gap,
+        "magnesium_mg": plan.magnesium_mg,
+        "energy_kcal": plan.energy_kcal,
+        "foods": [
+            {
+                "food": s.food.ndb_no,
+                "name": s.food.name_en,
+                "name_zh": s.food.name_zh,
+                "grams": s.grams,
+                "servings": s.servings,
+                "serving": s.serving_description,
+                "magnesium_mg": s.magnesium_mg,
+                "energy_kcal": s.energy_kcal,
+            }
+            for s in plan.suggestions
+        ],
     }

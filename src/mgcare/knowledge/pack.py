@@ -8,10 +8,12 @@ pack fails loudly before any patient is assessed.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Generic, TypeVar
+
+from pydantic import BaseModel
 
 from mgcare.knowledge.models import (
     Analyte,
@@ -23,6 +25,7 @@ from mgcare.knowledge.models import (
     Drug,
     Drugs,
     Evidence,
+    Fact,
     Intakes,
     LoincCode,
     Reference,
@@ -220,6 +223,13 @@ class Knowledge:
                 index[_normalise_unit_spelling(alias)] = ucum
         return index
 
+    def threshold_facts(self) -> Iterator[tuple[str, Fact | None]]:
+        """Every threshold as ("section.name", fact); None where the pack sets no default."""
+        for section_name, section in self.thresholds:
+            if isinstance(section, BaseModel):
+                for fact_name, fact in section:
+                    yield f"{section_name}.{fact_name}", fact
+
     def ctcae_bounds(self, term: str, unit: str) -> tuple[CtcaeGrade, ...]:
         """Grades for a term in one unit, most severe first."""
         key = f"ctcae:{term}:{unit}"
@@ -260,17 +270,9 @@ def validate_cross_references(knowledge: Knowledge) -> None:
         if source and source not in source_ids:
             problems.append(f"{where}: unknown source {source!r}")
 
-    for section_name in (
-        "serum_magnesium",
-        "ca_mg_ratio",
-        "rapid_af",
-        "monitoring",
-        "renal",
-        "ckd_epi",
-    ):
-        section = getattr(knowledge.thresholds, section_name)
-        for fact_name, fact in section:
-            need_source(f"thresholds.{section_name}.{fact_name}", fact.source)
+    for name, threshold in knowledge.threshold_facts():
+        if threshold is not None:
+            need_source(f"thresholds.{name}", threshold.source)
     for grade in knowledge.ctcae:
         need_source(f"ctcae grade {grade.term}/{grade.grade}", grade.source)
     for row in knowledge.codes.loinc:
