@@ -72,7 +72,9 @@ def validate_record(
             )
         day = _day(lab.effective)
         if day < EARLIEST_RESULT or (person.birth_date is not None and day < person.birth_date):
-            raise RecordError(f"{where}: date {lab.effective.isoformat()} is before the person could be tested")
+            raise RecordError(
+                f"{where}: date {lab.effective.isoformat()} is before the person could be tested"
+            )
         if day > today:
             raise RecordError(f"{where}: date {lab.effective.isoformat()} is in the future")
     for index, medication in enumerate(record.medications):
