@@ -8,7 +8,7 @@ pack fails loudly before any patient is assessed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Generic, TypeVar
@@ -144,7 +144,7 @@ class Knowledge:
     claims: Claims
     version: str
     site_rule: str | None = None
-    _cache: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+    _cache: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
     # --- lookups, computed once -------------------------------------------------------------
     @cached_property
@@ -223,6 +223,14 @@ class Knowledge:
                 index[_normalise_unit_spelling(alias)] = ucum
         return index
 
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """A value derived from the pack, computed once per key (the pack never changes)."""
+        try:
+            return self._cache[key]  # type: ignore[return-value]
+        except KeyError:
+            value = self._cache[key] = compute()
+            return value
+
     def threshold_facts(self) -> Iterator[tuple[str, Fact | None]]:
         """Every threshold as ("section.name", fact); None where the pack sets no default."""
         for section_name, section in self.thresholds:
@@ -232,17 +240,15 @@ class Knowledge:
 
     def ctcae_bounds(self, term: str, unit: str) -> tuple[CtcaeGrade, ...]:
         """Grades for a term in one unit, most severe first."""
-        key = f"ctcae:{term}:{unit}"
-        cached = self._cache.get(key)
-        if cached is None:
-            cached = tuple(
+        return self.memo(
+            ("ctcae", term, unit),
+            lambda: tuple(
                 sorted(
                     (g for g in self.ctcae if g.term == term and g.unit == unit),
                     key=lambda g: -g.grade,
                 )
-            )
-            self._cache[key] = cached
-        return cached  # type: ignore[return-value]
+            ),
+        )
 
     def finding_text(self, code: str) -> CodeText:
         return self.texts.finding[code]

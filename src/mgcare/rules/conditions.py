@@ -10,7 +10,13 @@ from mgcare.model import Condition
 
 def condition_groups(condition: Condition, knowledge: Knowledge) -> set[str]:
     """Groups matched by ICD-10-CM prefix or SNOMED id, or by whole-word text (name, code
-    displays) that carries no exclusion such as 'history of' or 'prediabetes'."""
+    displays) that carries no exclusion such as 'history of' or 'prediabetes'. Memoised on the
+    pack, since the same conditions recur across people."""
+    key = ("conditions", condition.name, condition.codes)
+    return set(knowledge.memo(key, lambda: frozenset(_condition_groups(condition, knowledge))))
+
+
+def _condition_groups(condition: Condition, knowledge: Knowledge) -> set[str]:
     groups: set[str] = set()
     texts = [condition.name or ""]
     for coding in condition.codes:

@@ -25,7 +25,13 @@ def is_current(medication: Medication, as_of: date) -> bool:
 
 def identify(medication: Medication, knowledge: Knowledge) -> list[Drug]:
     """Drugs by ATC code, ingredient RxCUI, then names found in the text and code displays
-    (Synthea and most EHRs code products, not ingredients, so the text matters)."""
+    (Synthea and most EHRs code products, not ingredients, so the text matters). The same
+    name and codes recur across people, so answers are memoised on the pack."""
+    key = ("drugs", medication.name, medication.codes)
+    return list(knowledge.memo(key, lambda: _identify(medication, knowledge)))
+
+
+def _identify(medication: Medication, knowledge: Knowledge) -> tuple[Drug, ...]:
     found: dict[str, Drug] = {}
     texts: list[str] = [medication.name or ""]
     for coding in medication.codes:
@@ -44,7 +50,7 @@ def identify(medication: Medication, knowledge: Knowledge) -> list[Drug]:
     for text in texts:
         for drug in knowledge.drug_names.find(text):
             found.setdefault(drug.id, drug)
-    return list(found.values())
+    return tuple(found.values())
 
 
 def current_drugs(

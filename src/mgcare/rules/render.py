@@ -33,19 +33,17 @@ def fill(template: str, params: Mapping[str, Param], lang: Lang) -> str:
 
 
 def _facts_text(knowledge: Knowledge, fact_ids: Sequence[str], lang: Lang) -> list[str]:
-    """Fact lines with source and status label; constant per pack, so cached on it."""
-    key = f"facts:{lang}:{','.join(fact_ids)}"
-    cached = knowledge._cache.get(key)
-    if cached is not None:
-        return cached  # type: ignore[return-value]
-    lines = []
-    for fact_id in fact_ids:
-        fact = knowledge.facts[fact_id]
-        text = fact.text_zh if lang == "zh" else fact.text_en
-        label = STATUS_LABEL[fact.status].get(lang)
-        lines.append(f"{text} [{fact.source}; {label}]")
-    knowledge._cache[key] = lines
-    return lines
+    """Fact lines with source and status label; constant per pack, so memoised on it."""
+
+    def lines() -> tuple[str, ...]:
+        out = []
+        for fact_id in fact_ids:
+            fact = knowledge.facts[fact_id]
+            text = fact.text_zh if lang == "zh" else fact.text_en
+            out.append(f"{text} [{fact.source}; {STATUS_LABEL[fact.status].get(lang)}]")
+        return tuple(out)
+
+    return list(knowledge.memo(("facts", lang, tuple(fact_ids)), lines))
 
 
 def render(
