@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(BIN)/mgcare demo
+	$(BIN)/mgcare serve --host 127.0.0.1 --port 8000 --dev
 
 lint: install
 	$(BIN)/ruff check $(LINTED)

@@ -9,26 +9,20 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping, Sequence
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 if TYPE_CHECKING:
-    from mgcare.diet.intake import IntakeReport
-    from mgcare.diet.plan import Plan
-    from mgcare.diet.reference import LifeStage
     from mgcare.i18n import Lang
     from mgcare.knowledge import Knowledge
-    from mgcare.knowledge.models import StandardId
     from mgcare.model import Assessment, PatientRecord
 
 EXIT_INVALID_INPUT = 2
 EXIT_INTERNAL = 1
-DEMO_AS_OF = date(2026, 11, 25)
 
 app = typer.Typer(
     name="mgcare",
@@ -103,58 +97,14 @@ def _run_assessment(
     output: OutputFormat,
     lang: Language,
 ) -> None:
-    from mgcare.rules import assess
-
-    intake = plan = None
-    if record.food_log:
-        from mgcare.rules.assess import age_on
-
-        age = age_on(record, as_of)
-        if age is None:
-            fail("food_log: the person's age or birth date is needed to choose reference intakes")
-        stage: LifeStage = "general"
-        if record.person.pregnant:
-            stage = "pregnancy"
-        elif record.person.lactating:
-            stage = "lactation"
-        standard = record.diet_standard or _standard(None, lang)
-        intake, plan = _evaluate(
-            record.food_log, knowledge, age, record.person.sex, standard, stage, (), True
-        )
-    assessment = assess(record, knowledge, as_of=as_of, lang=lang.value, intake=intake, plan=plan)
-    _print_assessment(assessment, output, lang.value)
-
-
-def _evaluate(
-    rows: Sequence[Mapping[str, Any]],
-    knowledge: Knowledge,
-    age: float,
-    sex: str | None,
-    standard: StandardId,
-    stage: LifeStage,
-    exclude: Sequence[str],
-    common_only: bool,
-) -> tuple[IntakeReport, Plan | None]:
-    from mgcare.diet.evaluate import evaluate_intake
     from mgcare.diet.foods import load_food_database
-    from mgcare.diet.log import FoodLogError
-    from mgcare.diet.plan import PlanError
-    from mgcare.diet.reference import ReferenceError
+    from mgcare.views import ViewError, assessment
 
     try:
-        return evaluate_intake(
-            rows,
-            load_food_database(),
-            knowledge,
-            age_years=age,
-            sex=sex,
-            standard=standard,
-            life_stage=stage,
-            exclude=exclude,
-            common_only=common_only,
-        )
-    except (FoodLogError, ReferenceError, PlanError) as exc:
+        result = assessment(record, knowledge, load_food_database(), as_of, lang.value)
+    except ViewError as exc:
         fail(str(exc))
+    _print_assessment(result, output, lang.value)
 
 
 @app.command("assess")
@@ -205,6 +155,7 @@ def demo_command(output: FormatOption = OutputFormat.text, lang: LangOption = La
     """Assess the bundled demo patient (as of 2026-11-25)."""
     from importlib.resources import files
 
+    from mgcare.demo import DEMO_AS_OF
     from mgcare.inputs import record_from_document
 
     knowledge = _knowledge(None)
@@ -294,19 +245,11 @@ def foods_search(
     """Ranked, typo-tolerant food search in English or Chinese."""
     from mgcare.diet.foods import load_food_database
     from mgcare.diet.search import search_foods
+    from mgcare.views import food_hit
 
-    hits = search_foods(load_food_database(), query, limit=limit)
-    rows = [
-        {
-            "food": h.food.ndb_no,
-            "name": h.food.name_en,
-            "name_zh": h.food.name_zh,
-            "magnesium_mg_per_100g": h.food.magnesium_mg_per_100g,
-        }
-        for h in hits
-    ]
+    rows = [food_hit(hit.food) for hit in search_foods(load_food_database(), query, limit=limit)]
     if output is OutputFormat.json:
-        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        _print_json(rows)
         return
     from mgcare.report_diet import print_food_hits
 
@@ -321,38 +264,14 @@ def foods_show(
 ) -> None:
     """Composition per 100 g and household portions of one food."""
     from mgcare.diet.foods import UnknownFoodError, load_food_database
+    from mgcare.views import food_detail
 
     try:
-        item = load_food_database().get(food)
+        data = food_detail(load_food_database().get(food))
     except UnknownFoodError as exc:
         fail(str(exc))
-    data = {
-        "food": item.ndb_no,
-        "name": item.name_en,
-        "name_zh": item.name_zh,
-        "group": item.group.name,
-        "per_100g": {
-            "energy_kcal": item.energy_kcal_per_100g,
-            "magnesium_mg": item.magnesium_mg_per_100g,
-            "zinc_mg": item.zinc_mg_per_100g,
-            "calcium_mg": item.calcium_mg_per_100g,
-            "potassium_mg": item.potassium_mg_per_100g,
-        },
-        "portions": [
-            {
-                "amount": p.amount,
-                "unit": p.description,
-                "grams": p.grams,
-                "magnesium_mg": round(p.grams * item.magnesium_mg_per_100g / 100, 1)
-                if item.magnesium_mg_per_100g is not None
-                else None,
-            }
-            for p in item.portions
-        ],
-        "source": "USDA SR28 (public domain)",
-    }
     if output is OutputFormat.json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        _print_json(data)
         return
     from mgcare.report_diet import print_food
 
@@ -374,25 +293,38 @@ def diet_report(
     lang: LangOption = Language.en,
 ) -> None:
     """Daily Mg, Zn, Ca, K and energy against the reference intake, with foods to close a gap."""
-    from mgcare.diet.evaluate import intake_json
+    from mgcare import views
+    from mgcare.diet.foods import load_food_database
     from mgcare.diet.log import FoodLogError, read_rows
 
     knowledge = _knowledge(None)
     try:
-        text = log.read_text(encoding="utf-8")
+        rows = read_rows(log.read_text(encoding="utf-8"), str(log))
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"{log}: cannot read ({exc})")
-    try:
-        rows = read_rows(text, str(log))
     except FoodLogError as exc:
         fail(str(exc))
-    chosen = _standard(standard, lang)
-    report, plan = _evaluate(
-        rows, knowledge, age, sex.value, chosen, life_stage.value, exclude or (), not all_foods
-    )
-    _print_diet(
-        intake_json(report, plan, knowledge, lang.value), report, plan, knowledge, output, lang
-    )
+    try:
+        data = views.diet_report(
+            rows,
+            knowledge,
+            load_food_database(),
+            age=age,
+            sex=sex.value,
+            standard=standard.value if standard else None,
+            life_stage=life_stage.value,
+            exclude=exclude or (),
+            all_foods=all_foods,
+            lang=lang.value,
+        )
+    except views.ViewError as exc:
+        fail(str(exc))
+    if output is OutputFormat.json:
+        _print_json(data)
+        return
+    from mgcare.report_diet import print_diet_report
+
+    print_diet_report(data, lang.value)
 
 
 @diet_app.command("plan")
@@ -411,73 +343,56 @@ def diet_plan(
     lang: LangOption = Language.en,
 ) -> None:
     """Foods that close the gap to the reference intake with the least added energy."""
-    from mgcare.diet.evaluate import plan_json
+    from mgcare import views
     from mgcare.diet.foods import load_food_database
-    from mgcare.diet.plan import PlanError, plan_foods
-    from mgcare.diet.reference import ReferenceError, reference_intake
 
-    knowledge = _knowledge(None)
-    chosen = _standard(standard, lang)
     try:
-        reference = reference_intake(knowledge, chosen, age, sex.value, life_stage.value)
-        plan = plan_foods(
+        data = views.diet_plan(
+            _knowledge(None),
             load_food_database(),
-            reference.recommended_mg - intake_mg,
+            age=age,
+            sex=sex.value,
+            intake_mg=intake_mg,
+            standard=standard.value if standard else None,
+            life_stage=life_stage.value,
             exclude=exclude or (),
-            common_only=not all_foods,
+            all_foods=all_foods,
             max_foods=max_foods,
+            lang=lang.value,
         )
-    except (ReferenceError, PlanError) as exc:
+    except views.ViewError as exc:
         fail(str(exc))
-    data = {
-        "reference": {
-            "standard": reference.standard,
-            "recommended_mg": reference.recommended_mg,
-            "recommended_kind": reference.recommended_kind,
-            "ear_mg": reference.ear_mg,
-            "source": reference.source,
-            "fallback_from": reference.fallback_from,
-        },
-        "intake_mg": intake_mg,
-        **plan_json(plan),
-    }
     if output is OutputFormat.json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        _print_json(data)
         return
     from mgcare.report_diet import print_plan
 
     print_plan(data, lang.value)
 
 
-def _standard(standard: Standard | None, lang: Language) -> StandardId:
-    """The chosen standard, or the default for the language (China 2023 for zh, US IOM for en)."""
-    from mgcare.diet.reference import DEFAULT_STANDARD
-
-    return standard.value if standard else DEFAULT_STANDARD[lang.value]
-
-
-def _print_diet(
-    data: dict[str, Any],
-    report: IntakeReport,
-    plan: Plan | None,
-    knowledge: Knowledge,
-    output: OutputFormat,
-    lang: Language,
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes")] = 1,
+    dev: Annotated[
+        bool, typer.Option("--dev", help="Disable JWT verification (local demos only)")
+    ] = False,
 ) -> None:
-    from mgcare.rules.intake import intake_items
+    """Serve the REST API and CDS Hooks services (JWT verification on unless --dev)."""
+    try:
+        from mgcare.service.server import run_server
+        from mgcare.service.settings import SettingsError
+    except ImportError:
+        fail("the service needs the `service` extra: pip install 'mgcare[service]'", EXIT_INTERNAL)
+    try:
+        run_server(host, port, workers, dev)
+    except SettingsError as exc:
+        fail(str(exc))
 
-    findings, recommendations = intake_items(report, plan, knowledge, lang.value)
-    data["findings"] = [f.model_dump() for f in findings]
-    data["recommendations"] = [r.model_dump() for r in recommendations]
-    data["disclaimer"] = (
-        knowledge.texts.disclaimer_zh if lang.value == "zh" else knowledge.texts.disclaimer_en
-    )
-    if output is OutputFormat.json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-        return
-    from mgcare.report_diet import print_diet_report
 
-    print_diet_report(data, lang.value)
+def _print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def main() -> None:

@@ -559,3 +559,10 @@ def test_clinician_can_overrule_coded_rapid_af(knowledge: Knowledge) -> None:
     assert "iv-magnesium-sulfate" in rec_codes(inferred)
     assert "iv-magnesium-sulfate" not in rec_codes(overruled)
     assert "oral-magnesium" in rec_codes(overruled)
+
+
+def test_lookback_at_the_start_of_the_calendar(knowledge: Knowledge) -> None:
+    """An as-of date near year 1 must not crash the look-back arithmetic (found by schemathesis)."""
+    assert months_before(date(1, 3, 1), 6) == date.min
+    result = run(record([]), knowledge, as_of=date(1, 1, 1))
+    assert "magnesium-not-measured" in finding_codes(result)

@@ -58,10 +58,13 @@ def age_on(record: PatientRecord, as_of: date) -> int | None:
 
 
 def months_before(day: date, months: int) -> date:
-    """The same calendar day `months` earlier (clamped to the end of a shorter month)."""
+    """The same calendar day `months` earlier (clamped to the end of a shorter month, and to the
+    first representable date)."""
     year, month_zero_based = divmod(
         day.year * MONTHS_PER_YEAR + day.month - 1 - months, MONTHS_PER_YEAR
     )
+    if year < date.min.year:
+        return date.min
     month = month_zero_based + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 

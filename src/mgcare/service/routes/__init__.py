@@ -1,0 +1,1 @@
+"""HTTP routes: REST API (`api`), CDS Hooks (`cds`), development demo (`dev`)."""
