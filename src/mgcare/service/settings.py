@@ -57,7 +57,7 @@ class Settings:
     max_token_lifetime_seconds: int = 3600
     replay_store: Literal["memory", "sqlite"] = "memory"
     replay_capacity: int = 200_000
-    feedback_db: Path = field(default_factory=lambda: Path("mgcare-service.sqlite3"))
+    feedback_db: Path = field(default_factory=lambda: default_data_dir() / "mgcare-service.sqlite3")
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     cors_origins: tuple[str, ...] = ("*",)
     fhir_timeout_seconds: float = 3.0
@@ -173,3 +173,10 @@ def load_issuers(path: Path) -> tuple[TrustedIssuer, ...]:
             )
         )
     return tuple(issuers)
+
+
+def default_data_dir() -> Path:
+    """The user data directory (XDG_DATA_HOME or ~/.local/share on Linux, %APPDATA% on Windows)."""
+    base = os.environ.get("XDG_DATA_HOME") or os.environ.get("APPDATA")
+    root = Path(base) if base else Path.home() / ".local" / "share"
+    return root / "mgcare"
