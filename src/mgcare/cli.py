@@ -391,6 +391,67 @@ def serve_command(
         fail(str(exc))
 
 
+class ScreenEngine(StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+@app.command("screen")
+def screen_command(
+    persons: Annotated[
+        Path,
+        typer.Option(
+            "--persons",
+            help="persons table: .parquet, folder of .parquet, .csv, or FHIR Patient .ndjson",
+        ),
+    ],
+    labs: Annotated[Path, typer.Option("--labs", help="labs table (or FHIR Observation .ndjson)")],
+    out: Annotated[
+        Path, typer.Option("--out", help="folder for persons.parquet, summary.json, summary.html")
+    ],
+    medications: Annotated[Path | None, typer.Option("--medications")] = None,
+    conditions: Annotated[Path | None, typer.Option("--conditions")] = None,
+    engine: Annotated[ScreenEngine, typer.Option("--engine")] = ScreenEngine.duckdb,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="screen as of this date (YYYY-MM-DD); default today"),
+    ] = None,
+    spark_master: Annotated[
+        str | None, typer.Option("--spark-master", help="Spark master URL (default local[2])")
+    ] = None,
+    site: SiteOption = None,
+    output: FormatOption = OutputFormat.text,
+) -> None:
+    """Screen a population (DESIGN.md section 6 tables) on DuckDB or Spark."""
+    try:
+        from mgcare.screen.command import run_screen
+        from mgcare.screen.errors import ScreenInputError
+    except ImportError:
+        fail("screening needs the `screen` extra: pip install 'mgcare[screen]'", EXIT_INTERNAL)
+    day = _parse_date(as_of, "--as-of")
+    knowledge = _knowledge(site)
+    try:
+        summary = run_screen(
+            persons,
+            labs,
+            medications,
+            conditions,
+            out,
+            engine.value,
+            day,
+            spark_master,
+            progress=True,
+            knowledge=knowledge,
+        )
+    except ScreenInputError as exc:
+        fail(str(exc))
+    if output is OutputFormat.json:
+        sys.stdout.write(json.dumps(summary.data, indent=2, ensure_ascii=False, default=str) + "\n")
+    else:
+        for line in summary.lines():
+            sys.stdout.write(line + "\n")
+
+
 def _print_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 

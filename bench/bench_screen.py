@@ -1,0 +1,444 @@
+"""Benchmark of `mgcare screen` (issue 6): 1M persons / 50M lab rows on this machine.
+
+    python bench/bench_screen.py [--persons 1000000] [--labs-per-person 50] [--spark-persons 100000]
+                                 [--pandas-persons 50000] [--spark-full]
+
+Generates the tables once (seeded) in a temporary folder that later runs reuse, then, each in
+its own process so peak memory is its own: DuckDB scanning the lab columns (the floor), the
+end-to-end DuckDB screen, a straightforward pandas implementation on a subset (time scaled by
+rows) next to DuckDB on the same subset, and Spark local[2] on a subset (checked identical to
+DuckDB). Writes bench/results/screen.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "screen.json"
+AS_OF = date(2026, 6, 30)
+SEED = 20261125
+TARGETS = {"vs_scan_at_most": 2.0, "vs_pandas_at_least": 5.0, "peak_rss_gb_at_most": 4.0}
+LAB_COLUMNS = (
+    "person_id",
+    "loinc",
+    "value",
+    "unit",
+    "effective",
+    "reference_low",
+    "reference_high",
+    "interpretation",
+)
+
+
+def data_dir(persons: int, labs_per_person: float) -> Path:
+    root = Path(os.environ.get("MGCARE_BENCH_DATA", tempfile.gettempdir())) / "mgcare-bench-screen"
+    return root / f"p{persons}-l{labs_per_person:g}-s{SEED}"
+
+
+def ensure_data(persons: int, labs_per_person: float) -> tuple[Path, float | None]:
+    """Generate once; reuse when the folder is complete."""
+    folder = data_dir(persons, labs_per_person)
+    if (folder / "done.json").exists():
+        return folder, None
+    from mgcare.screen.synthetic import Config, generate
+
+    started = time.perf_counter()
+    generate(
+        folder, Config(persons=persons, seed=SEED, as_of=AS_OF, labs_per_person=labs_per_person)
+    )
+    seconds = time.perf_counter() - started
+    (folder / "done.json").write_text(json.dumps({"seconds": seconds}), encoding="utf-8")
+    return folder, seconds
+
+
+def peak_rss_gb() -> float:
+    """Peak resident memory of this process (VmHWM: ru_maxrss would carry the parent's peak
+    across exec on Linux), and of its waited-for children (the Spark JVM)."""
+    own = 0.0
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                own = float(line.split()[1])
+    else:
+        own = float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    children = float(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return max(own, children) / 1024 / 1024
+
+
+# --- children (each prints one JSON line) ----------------------------------------------------------
+
+
+def child_scan(folder: Path) -> dict[str, Any]:
+    """DuckDB reading and decoding every lab column the screen reads, nothing else."""
+    import duckdb
+
+    con = duckdb.connect()
+    path = str(folder / "labs.parquet")
+    decode = (
+        "min(person_id), min(loinc), sum(value), min(unit), max(effective), "
+        "sum(reference_low), sum(reference_high), min(interpretation)"
+    )
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        rows = con.execute(f"SELECT count(*), {decode} FROM read_parquet('{path}')").fetchone()
+        timings.append(time.perf_counter() - started)
+    assert rows is not None
+    return {
+        "seconds": min(timings),
+        "all_runs": timings,
+        "rows": int(rows[0]),
+        "peak_rss_gb": peak_rss_gb(),
+    }
+
+
+def child_screen(folder: Path, out: Path, engine: str) -> dict[str, Any]:
+    from mgcare.screen.command import run_screen
+
+    started = time.perf_counter()
+    summary = run_screen(
+        folder / "persons.parquet",
+        folder / "labs.parquet",
+        folder / "medications.parquet",
+        folder / "conditions.parquet",
+        out,
+        engine,
+        AS_OF,
+        None,
+        False,
+        check_duplicates=False,
+    )
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "steps": summary.data["timings_s"],
+        "persons": summary.persons,
+        "lab_rows": summary.data["tables"]["labs"]["rows"],
+        "peak_rss_gb": peak_rss_gb(),
+    }
+
+
+def child_pandas(folder: Path) -> dict[str, Any]:
+    """A straightforward pandas version of the same screen (same pack, same rules, row by
+    column with NumPy; no SQL engine), for the speed comparison."""
+    import numpy as np
+    import pandas as pd
+
+    from mgcare.knowledge import load_knowledge
+    from mgcare.rules.assess import months_before
+    from mgcare.screen import lookups
+
+    knowledge = load_knowledge()
+    started = time.perf_counter()
+    persons = pd.read_parquet(folder / "persons.parquet").drop_duplicates()
+    labs = pd.read_parquet(folder / "labs.parquet")
+    meds = pd.read_parquet(folder / "medications.parquet")
+    conds = pd.read_parquet(folder / "conditions.parquet")
+    pairs = labs[["loinc", "unit"]].drop_duplicates().dropna()
+    rows, _ = lookups.lab_map(list(pairs.itertuples(index=False, name=None)), knowledge)
+    table = pd.DataFrame(
+        [
+            {
+                "loinc": r.loinc,
+                "unit": r.unit_raw,
+                "analyte": r.analyte,
+                "ucum": r.ucum,
+                **{
+                    k: v
+                    for k, v in zip(
+                        ("p_lo", "p_hi", "t_lo", "t_hi"),
+                        (*r.intervals()["p"], *r.intervals()["t"]),
+                        strict=True,
+                    )
+                },
+                "ident": r.canon.identity,
+                "mul": r.canon.multiply,
+                "div": r.canon.divide,
+                "has_typ": r.has_typical,
+            }
+            for r in rows
+        ]
+    )
+    labs = labs.merge(table, on=["loinc", "unit"], how="inner")
+    labs = labs[
+        labs["person_id"].isin(persons["person_id"])
+        & labs["value"].gt(0)
+        & labs["effective"].notna()
+    ]
+    labs["canon"] = np.where(
+        labs["ident"], labs["value"], labs["value"] * labs["mul"] / labs["div"]
+    )
+    labs["plausible"] = labs["value"].between(labs["p_lo"], labs["p_hi"])
+    labs["typical"] = labs["value"].between(labs["t_lo"], labs["t_hi"])
+    labs["day"] = labs["effective"].dt.normalize()
+    as_of = pd.Timestamp(AS_OF)
+    since = pd.Timestamp(months_before(AS_OF, int(knowledge.thresholds.monitoring.lookback.value)))
+    usable = labs[labs["plausible"] & (labs["day"] <= as_of)]
+    usable = usable.sort_values(["person_id", "effective", "canon"])
+
+    def latest(analyte: str, start: pd.Timestamp | None = None) -> pd.DataFrame:
+        part = usable[usable["analyte"] == analyte]
+        if start is not None:
+            part = part[part["day"] >= start]
+        return part.groupby("person_id").tail(1).set_index("person_id")
+
+    mg = latest("magnesium", since)
+    ca = usable[(usable["analyte"] == "calcium") & (usable["day"] >= since)]
+    ca = (
+        ca.merge(mg[["day"]].reset_index(), on=["person_id", "day"])
+        .groupby("person_id")
+        .tail(1)
+        .set_index("person_id")
+    )
+    k = latest("potassium", since)
+    cr = latest("creatinine")
+    eg = latest("egfr")
+    out = persons.set_index("person_id")[["sex", "birth_date", "age_years"]].copy()
+    out["mg"] = mg["canon"]
+    out["ca"] = ca["canon"]
+    out["k"] = k["canon"]
+    serum = knowledge.thresholds.serum_magnesium
+    out["status"] = np.select(
+        [
+            out["mg"].isna(),
+            out["mg"] < serum.deficiency_below.value,
+            out["mg"] < serum.normal_lower.value,
+            out["mg"] >= serum.severe_excess_from.value,
+            out["mg"] > serum.normal_upper.value,
+        ],
+        [None, "hypomagnesemia", "low-normal", "hypermagnesemia-severe", "hypermagnesemia"],
+        default="normal",
+    )
+    out["ratio"] = out["ca"] / out["mg"]
+    equation = knowledge.renal.ckd_epi_2021
+    age = (as_of - pd.to_datetime(out["birth_date"])).dt.days // 365
+    to_mg_dl = lookups.conversion("umol/L", "mg/dL", knowledge.analytes["creatinine"])
+    mg_dl = np.where(
+        cr["ucum"] == "mg/dL", cr["value"], cr["value"] * to_mg_dl.multiply / to_mg_dl.divide
+    )
+    crs = pd.Series(mg_dl, index=cr.index).reindex(out.index)
+    female = out["sex"].eq("female")
+    kappa = np.where(female, equation.female.kappa_mg_dl, equation.male.kappa_mg_dl)
+    alpha = np.where(female, equation.female.alpha, equation.male.alpha)
+    ratio = crs / kappa
+    out["egfr"] = (
+        equation.multiplier
+        * np.minimum(ratio, 1) ** alpha
+        * np.maximum(ratio, 1) ** equation.upper_exponent
+        * equation.age_base**age
+    )
+    out["egfr"] = eg["canon"].reindex(out.index).fillna(out["egfr"])
+    drugs = pd.DataFrame(
+        lookups.medication_map(
+            list(
+                meds[["system", "code"]]
+                .dropna()
+                .drop_duplicates()
+                .itertuples(index=False, name=None)
+            ),
+            knowledge,
+        ),
+        columns=["system", "code", "drug_id"],
+    )
+    facts = pd.DataFrame([asdict(f) for f in lookups.drug_facts(knowledge)])
+    current = meds[
+        meds["status"].ne("stopped") & (meds["end"].isna() | (pd.to_datetime(meds["end"]) >= as_of))
+    ]
+    taking = current.merge(drugs, on=["system", "code"]).merge(facts, on="drug_id")
+    classes = (
+        taking[taking["depletes"]].groupby("person_id")["drug_class"].agg(lambda s: sorted(set(s)))
+    )
+    out["depleting_classes"] = classes
+    groups = pd.DataFrame(
+        lookups.condition_map(
+            list(
+                conds[["system", "code"]]
+                .dropna()
+                .drop_duplicates()
+                .itertuples(index=False, name=None)
+            ),
+            knowledge,
+        ),
+        columns=["system", "code", "group_id"],
+    )
+    has = (
+        conds.merge(groups, on=["system", "code"])
+        .groupby("person_id")["group_id"]
+        .agg(lambda s: sorted(set(s)))
+    )
+    out["groups"] = has
+    out.to_parquet(folder / ".pandas_out.parquet")
+    return {
+        "seconds": time.perf_counter() - started,
+        "lab_rows": len(pd.read_parquet(folder / "labs.parquet", columns=["loinc"])),
+        "peak_rss_gb": peak_rss_gb(),
+    }
+
+
+def run_child(*args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"child {args} failed:\n{done.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def same_rows(a: Path, b: Path) -> bool:
+    """Same persons with the same values in every column (column nullability flags may differ)."""
+    import pyarrow.parquet as pq
+
+    left = pq.read_table(a).sort_by("person_id").to_pylist()
+    right = pq.read_table(b).sort_by("person_id").to_pylist()
+    return bool(left == right)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--persons", type=int, default=int(os.environ.get("MGCARE_BENCH_PERSONS", 1_000_000))
+    )
+    parser.add_argument("--labs-per-person", type=float, default=50.0)
+    parser.add_argument("--pandas-persons", type=int, default=50_000)
+    parser.add_argument("--spark-persons", type=int, default=100_000)
+    parser.add_argument("--spark-full", action="store_true", help="also run Spark on the full set")
+    parser.add_argument(
+        "--spark-full-only",
+        action="store_true",
+        help="run only Spark on the full set and add it to an existing results file",
+    )
+    parser.add_argument("--child", nargs="+")
+    args = parser.parse_args()
+    if args.child:
+        kind, *rest = args.child
+        if kind == "scan":
+            result = child_scan(Path(rest[0]))
+        elif kind == "screen":
+            result = child_screen(Path(rest[0]), Path(rest[1]), rest[2])
+        else:
+            result = child_pandas(Path(rest[0]))
+        print(json.dumps(result))
+        return
+
+    full, generated = ensure_data(args.persons, args.labs_per_person)
+    if args.spark_full_only:
+        work = Path(tempfile.mkdtemp(prefix="mgcare-bench-out-"))
+        duck = run_child("screen", str(full), str(work / "duckdb"), "duckdb")
+        spark = run_child("screen", str(full), str(work / "spark"), "spark")
+        spark["duckdb_seconds"] = duck["seconds"]
+        spark["identical_to_duckdb"] = same_rows(
+            work / "spark" / "persons.parquet", work / "duckdb" / "persons.parquet"
+        )
+        results = json.loads(RESULTS.read_text(encoding="utf-8"))
+        results["spark_local2_full"] = spark
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps(spark, indent=2))
+        return
+    small, _ = ensure_data(args.pandas_persons, args.labs_per_person)
+    spark_data, _ = ensure_data(args.spark_persons, args.labs_per_person)
+    work = Path(tempfile.mkdtemp(prefix="mgcare-bench-out-"))
+    print(
+        f"data: {full} (generated in {generated:.0f} s)" if generated else f"data: {full} (reused)",
+        flush=True,
+    )
+
+    scan = run_child("scan", str(full))
+    screen = run_child("screen", str(full), str(work / "duckdb"), "duckdb")
+    scan_after = run_child("scan", str(full))
+    floor = min(scan["seconds"], scan_after["seconds"])
+    print(
+        f"DuckDB scan of {scan['rows']:,} lab rows: {floor:.2f} s; screen end-to-end: {screen['seconds']:.2f} s",
+        flush=True,
+    )
+
+    pandas = run_child("pandas", str(small))
+    duck_small = run_child("screen", str(small), str(work / "duckdb-small"), "duckdb")
+    pandas_scaled = pandas["seconds"] * scan["rows"] / pandas["lab_rows"]
+    print(
+        f"pandas on {pandas['lab_rows']:,} rows: {pandas['seconds']:.2f} s (scaled: {pandas_scaled:.0f} s); DuckDB same subset: {duck_small['seconds']:.2f} s",
+        flush=True,
+    )
+
+    spark_small = run_child("screen", str(spark_data), str(work / "spark-small"), "spark")
+    duck_spark_data = run_child(
+        "screen", str(spark_data), str(work / "duckdb-spark-data"), "duckdb"
+    )
+    spark_same = same_rows(
+        work / "spark-small" / "persons.parquet", work / "duckdb-spark-data" / "persons.parquet"
+    )
+    print(
+        f"Spark local[2] on {spark_small['lab_rows']:,} rows: {spark_small['seconds']:.1f} s (DuckDB {duck_spark_data['seconds']:.1f} s), identical: {spark_same}",
+        flush=True,
+    )
+    spark_full: dict[str, Any] | None = None
+    if args.spark_full:
+        spark_full = run_child("screen", str(full), str(work / "spark"), "spark")
+        spark_full["identical_to_duckdb"] = same_rows(
+            work / "spark" / "persons.parquet", work / "duckdb" / "persons.parquet"
+        )
+
+    results = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "data": {
+            "folder": str(full),
+            "persons": screen["persons"],
+            "lab_rows": screen["lab_rows"],
+            "generated_seconds": generated,
+        },
+        "duckdb_scan_seconds": floor,
+        "duckdb_scan_runs": scan["all_runs"] + scan_after["all_runs"],
+        "screen_duckdb": screen,
+        "ratio_to_scan": screen["seconds"] / floor,
+        "pandas_subset": {
+            **pandas,
+            "scaled_seconds": pandas_scaled,
+            "duckdb_same_subset_seconds": duck_small["seconds"],
+        },
+        "speedup_vs_pandas": pandas_scaled / screen["seconds"],
+        "speedup_vs_pandas_same_subset": pandas["seconds"] / duck_small["seconds"],
+        "peak_rss_gb": screen["peak_rss_gb"],
+        "spark_local2_subset": {
+            **spark_small,
+            "duckdb_seconds": duck_spark_data["seconds"],
+            "identical_to_duckdb": spark_same,
+        },
+        "spark_local2_full": spark_full,
+        "targets": TARGETS,
+        "met": {
+            "vs_scan": screen["seconds"] / floor <= TARGETS["vs_scan_at_most"],
+            "vs_pandas": pandas_scaled / screen["seconds"] >= TARGETS["vs_pandas_at_least"],
+            "peak_memory": screen["peak_rss_gb"] <= TARGETS["peak_rss_gb_at_most"],
+        },
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(
+        json.dumps(
+            {k: results[k] for k in ("ratio_to_scan", "speedup_vs_pandas", "peak_rss_gb", "met")},
+            indent=2,
+        )
+    )
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

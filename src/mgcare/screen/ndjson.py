@@ -1,0 +1,263 @@
+"""FHIR Bulk Data NDJSON (Patient, Observation, MedicationRequest/MedicationStatement, Condition
+lines) to the long tables of DESIGN.md section 6, with DuckDB's JSON functions (vectorised; a
+bulk export of millions of lines never passes through Python objects).
+
+The mapping follows mgcare.fhir, the single-patient FHIR adapter: the first LOINC coding that the
+pack knows; the UCUM code when the quantity's system is UCUM, else its unit text; effective from
+effectiveDateTime, effectivePeriod.start, effectiveInstant or issued; observations with status
+entered-in-error, cancelled or registered, or without a quantity, are left out and counted;
+medication codings (RxNorm, ATC), their displays and the concept text become one row each;
+conditions with verification refuted or entered-in-error are left out, and clinical status
+inactive/remission/resolved or an abatement makes a condition inactive.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from mgcare.fhir import (
+    EXCLUDED_VERIFICATION,
+    INACTIVE_CONDITION,
+    SKIPPED_OBSERVATION_STATUSES,
+    SYSTEMS,
+    UCUM,
+)
+from mgcare.knowledge import Knowledge, load_knowledge
+from mgcare.screen.errors import ScreenInputError
+
+RESOURCE_TYPES = {
+    "persons": ("Patient",),
+    "labs": ("Observation",),
+    "medications": ("MedicationRequest", "MedicationStatement"),
+    "conditions": ("Condition",),
+}
+INTERPRETATION_SYSTEM_SUFFIX = "v3-ObservationInterpretation"
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _texts(values: Any) -> str:
+    return ", ".join(_text(v) for v in sorted(values))
+
+
+def _systems(kind: str) -> str:
+    return _texts(url for url, name in SYSTEMS.items() if name == kind)
+
+
+def _day(expr: str) -> str:
+    """A FHIR date or dateTime as DATE; a partial date (year, year-month) as 1 January like
+    mgcare.fhir does."""
+    return (
+        f"TRY_CAST(CASE WHEN length({expr}) >= 10 THEN substr({expr}, 1, 10) "
+        f"WHEN length({expr}) >= 4 THEN substr({expr}, 1, 4) || '-01-01' END AS DATE)"
+    )
+
+
+def _field(path: str) -> str:
+    return f"json_extract_string(j, '{path}')"
+
+
+def _reference(expr: str) -> str:
+    return f"regexp_replace({expr}, '^(Patient/|urn:uuid:)', '')"
+
+
+def _source(path: Path, types: tuple[str, ...]) -> str:
+    where = ", ".join(_text(t) for t in types)
+    return (
+        f"(SELECT json AS j, row_number() OVER () AS rid FROM read_ndjson_objects('{_path(path)}') "
+        f"WHERE json_extract_string(json, '$.resourceType') IN ({where}))"
+    )
+
+
+def _path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def patients_sql(path: Path) -> str:
+    return f"""
+    SELECT json_extract_string(j, '$.id') AS person_id,
+      {_day("json_extract_string(j, '$.birthDate')")} AS birth_date,
+      CASE WHEN json_extract_string(j, '$.gender') IN ('male', 'female')
+           THEN json_extract_string(j, '$.gender') END AS sex
+    FROM {_source(path, RESOURCE_TYPES["persons"])} r"""
+
+
+def observations_sql(path: Path, knowledge: Knowledge) -> tuple[str, str]:
+    """(rows, counts) SQL: one row per observation of a screened LOINC with a quantity."""
+    codes = _texts(knowledge.loinc)
+    skipped = _texts(SKIPPED_OBSERVATION_STATUSES)
+    base = f"""
+    WITH r AS {_source(path, RESOURCE_TYPES["labs"])},
+    c AS (SELECT rid, unnest(cl) AS coding, generate_subscripts(cl, 1) AS i
+          FROM (SELECT rid, json_extract(j, '$.code.coding[*]') AS cl FROM r) x),
+    first AS (SELECT rid, arg_min(json_extract_string(coding, '$.code'), i) AS loinc
+              FROM c WHERE json_extract_string(coding, '$.system') = 'http://loinc.org'
+                AND json_extract_string(coding, '$.code') IN ({codes})
+              GROUP BY rid),
+    o AS (SELECT r.rid, r.j, f.loinc, json_extract_string(r.j, '$.status') AS status,
+                 json_extract(r.j, '$.valueQuantity') AS q
+          FROM r JOIN first f ON r.rid = f.rid)"""
+    low = "TRY_CAST(json_extract_string(j, '$.referenceRange[0].low.value') AS DOUBLE)"
+    high = "TRY_CAST(json_extract_string(j, '$.referenceRange[0].high.value') AS DOUBLE)"
+    interp = (
+        f"CASE WHEN ends_with(json_extract_string(j, '$.interpretation[0].coding[0].system'), "
+        f"{_text(INTERPRETATION_SYSTEM_SUFFIX)}) THEN json_extract_string(j, "
+        f"'$.interpretation[0].coding[0].code') END"
+    )
+    rows = f"""{base}
+    SELECT {_reference("json_extract_string(j, '$.subject.reference')")} AS person_id,
+      loinc,
+      TRY_CAST(json_extract_string(q, '$.value') AS DOUBLE) AS value,
+      CASE WHEN json_extract_string(q, '$.system') = {_text(UCUM)}
+                AND coalesce(json_extract_string(q, '$.code'), '') <> ''
+           THEN json_extract_string(q, '$.code') ELSE json_extract_string(q, '$.unit') END AS unit,
+      coalesce(json_extract_string(j, '$.effectiveDateTime'),
+               json_extract_string(j, '$.effectivePeriod.start'),
+               json_extract_string(j, '$.effectiveInstant'),
+               json_extract_string(j, '$.issued')) AS effective,
+      CASE WHEN {low} < {high} THEN {low} WHEN {high} IS NULL THEN {low} END AS reference_low,
+      CASE WHEN {low} < {high} THEN {high} WHEN {low} IS NULL THEN {high} END AS reference_high,
+      {interp} AS interpretation
+    FROM o
+    WHERE coalesce(status, '') NOT IN ({skipped}) AND q IS NOT NULL
+      AND json_extract_string(q, '$.value') IS NOT NULL"""
+    counts = f"""{base}
+    SELECT (SELECT count(*) FROM r) AS observations,
+      (SELECT count(*) FROM r) - (SELECT count(*) FROM o) AS not_a_screened_loinc,
+      count(*) FILTER (WHERE coalesce(status, '') IN ({skipped})) AS status_skipped,
+      count(*) FILTER (WHERE coalesce(status, '') NOT IN ({skipped})
+                       AND (q IS NULL OR json_extract_string(q, '$.value') IS NULL)) AS no_quantity
+    FROM o"""
+    return rows, counts
+
+
+def _coded_rows(concept: str, kinds: tuple[str, ...], extra_text: str | None = None) -> str:
+    """SQL producing distinct (rid, code, system) rows from a CodeableConcept: each coding of a
+    known system, each coding display, and the concept text."""
+    pieces = []
+    for kind in kinds:
+        pieces.append(
+            f"SELECT rid, json_extract_string(coding, '$.code') AS code, '{kind}' AS system FROM codings "
+            f"WHERE json_extract_string(coding, '$.system') IN ({_systems(kind)})"
+        )
+    pieces.append(
+        "SELECT rid, json_extract_string(coding, '$.display') AS code, 'text' AS system FROM codings "
+        "WHERE json_extract_string(coding, '$.display') IS NOT NULL"
+    )
+    pieces.append(
+        f"SELECT rid, json_extract_string(j, '{concept}.text') AS code, 'text' AS system FROM r "
+        f"WHERE json_extract_string(j, '{concept}.text') IS NOT NULL"
+    )
+    if extra_text:
+        pieces.append(
+            f"SELECT rid, json_extract_string(j, '{extra_text}') AS code, 'text' AS system FROM r "
+            f"WHERE json_extract_string(j, '{extra_text}') IS NOT NULL"
+        )
+    return " UNION ".join(pieces)
+
+
+def medications_sql(path: Path) -> str:
+    concept = "$.medicationCodeableConcept"
+    request = "json_extract_string(j, '$.resourceType') = 'MedicationRequest'"
+    period_start = f"coalesce({_field('$.effectivePeriod.start')}, {_field('$.effectiveDateTime')})"
+    start = f"CASE WHEN {request} THEN {_day(_field('$.authoredOn'))} ELSE {_day(period_start)} END"
+    end = (
+        f"CASE WHEN {request} THEN {_day(_field('$.dispenseRequest.validityPeriod.end'))} "
+        f"ELSE {_day(_field('$.effectivePeriod.end'))} END"
+    )
+    return f"""
+    WITH r AS {_source(path, RESOURCE_TYPES["medications"])},
+    codings AS (SELECT rid, unnest(json_extract(j, '{concept}.coding[*]')) AS coding FROM r),
+    coded AS ({_coded_rows(concept, ("rxnorm", "atc"), "$.medicationReference.display")}),
+    meta AS (SELECT rid, {_reference("json_extract_string(j, '$.subject.reference')")} AS person_id,
+                    json_extract_string(j, '$.status') AS status, {start} AS s, {end} AS e FROM r)
+    SELECT m.person_id, c.code, c.system, m.s AS start,
+      CASE WHEN m.e < m.s THEN NULL ELSE m.e END AS "end", m.status, c.rid AS fhir_line
+    FROM coded c JOIN meta m ON c.rid = m.rid"""
+
+
+def conditions_sql(path: Path) -> str:
+    concept = "$.code"
+    verification = "json_extract_string(j, '$.verificationStatus.coding[0].code')"
+    clinical = "json_extract_string(j, '$.clinicalStatus.coding[0].code')"
+    return f"""
+    WITH r AS (SELECT * FROM {_source(path, RESOURCE_TYPES["conditions"])} x
+               WHERE coalesce({verification}, '') NOT IN ({_texts(EXCLUDED_VERIFICATION)})),
+    codings AS (SELECT rid, unnest(json_extract(j, '{concept}.coding[*]')) AS coding FROM r),
+    coded AS ({_coded_rows(concept, ("icd10", "snomed"))}),
+    meta AS (SELECT rid, {_reference("json_extract_string(j, '$.subject.reference')")} AS person_id,
+                    {_day("json_extract_string(j, '$.onsetDateTime')")} AS onset,
+                    (coalesce({clinical}, '') NOT IN ({_texts(INACTIVE_CONDITION)})
+                     AND json_extract(j, '$.abatementDateTime') IS NULL
+                     AND json_extract(j, '$.abatementPeriod') IS NULL) AS active
+             FROM r)
+    SELECT m.person_id, c.code, c.system, m.onset, m.active, c.rid AS fhir_line
+    FROM coded c JOIN meta m ON c.rid = m.rid"""
+
+
+def convert_ndjson(
+    paths: dict[str, Path], work: Path, knowledge: Knowledge | None = None
+) -> dict[str, Path]:
+    """Convert each NDJSON input to Parquet in `work`; writes work/ndjson_counts.json."""
+    import duckdb
+
+    knowledge = knowledge or load_knowledge()
+    con = duckdb.connect()
+    converted: dict[str, Path] = {}
+    counts: dict[str, Any] = {}
+    try:
+        for table, path in paths.items():
+            out = work / f"{table}.from_ndjson.parquet"
+            if table == "persons":
+                sql = patients_sql(path)
+            elif table == "labs":
+                sql, count_sql = observations_sql(path, knowledge)
+                row = con.execute(count_sql).fetchone()
+                if row is not None:
+                    counts["labs"] = dict(
+                        zip(
+                            (
+                                "observations",
+                                "not_a_screened_loinc",
+                                "status_skipped",
+                                "no_quantity",
+                            ),
+                            row,
+                            strict=True,
+                        )
+                    )
+            elif table == "medications":
+                sql = medications_sql(path)
+            else:
+                sql = conditions_sql(path)
+            con.execute(f"COPY ({sql}) TO '{_path(out)}' (FORMAT parquet)")
+            converted[table] = out
+            if table in ("medications", "conditions"):
+                total = con.execute(
+                    f"SELECT count(*) FROM {_source(path, RESOURCE_TYPES[table])} r"
+                ).fetchone()
+                used = con.execute(
+                    f"SELECT count(DISTINCT fhir_line) FROM read_parquet('{_path(out)}')"
+                ).fetchone()
+                resources = int(total[0]) if total else 0
+                with_rows = int(used[0]) if used else 0
+                reason = (
+                    "no code or text"
+                    if table == "medications"
+                    else "verification refuted or entered-in-error, or no code or text"
+                )
+                counts[table] = {
+                    "resources": resources,
+                    "resources_with_rows": with_rows,
+                    f"left_out ({reason})": resources - with_rows,
+                }
+    except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+        raise ScreenInputError(f"FHIR NDJSON: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+    (work / "ndjson_counts.json").write_text(json.dumps(counts, default=int), encoding="utf-8")
+    return converted
