@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -248,12 +249,9 @@ def foods_search(
     from mgcare.views import food_hit
 
     rows = [food_hit(hit.food) for hit in search_foods(load_food_database(), query, limit=limit)]
-    if output is OutputFormat.json:
-        _print_json(rows)
-        return
-    from mgcare.report_diet import print_food_hits
+    from mgcare import report_diet
 
-    print_food_hits(rows, query, lang.value)
+    _emit(rows, output, lambda: report_diet.print_food_hits(rows, query, lang.value))
 
 
 @foods_app.command("show")
@@ -270,12 +268,9 @@ def foods_show(
         data = food_detail(load_food_database().get(food))
     except UnknownFoodError as exc:
         fail(str(exc))
-    if output is OutputFormat.json:
-        _print_json(data)
-        return
-    from mgcare.report_diet import print_food
+    from mgcare import report_diet
 
-    print_food(data, lang.value)
+    _emit(data, output, lambda: report_diet.print_food(data, lang.value))
 
 
 @diet_app.command("report")
@@ -319,12 +314,9 @@ def diet_report(
         )
     except views.ViewError as exc:
         fail(str(exc))
-    if output is OutputFormat.json:
-        _print_json(data)
-        return
-    from mgcare.report_diet import print_diet_report
+    from mgcare import report_diet
 
-    print_diet_report(data, lang.value)
+    _emit(data, output, lambda: report_diet.print_diet_report(data, lang.value))
 
 
 @diet_app.command("plan")
@@ -362,12 +354,9 @@ def diet_plan(
         )
     except views.ViewError as exc:
         fail(str(exc))
-    if output is OutputFormat.json:
-        _print_json(data)
-        return
-    from mgcare.report_diet import print_plan
+    from mgcare import report_diet
 
-    print_plan(data, lang.value)
+    _emit(data, output, lambda: report_diet.print_plan(data, lang.value))
 
 
 @app.command("serve")
@@ -450,6 +439,14 @@ def screen_command(
     else:
         for line in summary.lines():
             sys.stdout.write(line + "\n")
+
+
+def _emit(data: object, output: OutputFormat, print_text: Callable[[], None]) -> None:
+    """JSON for programs, or the text view for people."""
+    if output is OutputFormat.json:
+        _print_json(data)
+    else:
+        print_text()
 
 
 def _print_json(data: object) -> None:
