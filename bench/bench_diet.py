@@ -50,7 +50,7 @@ PLAN_RUNS = 20
 LOAD_RUNS = 15
 QUERIES = 200
 SEED = 20261125
-# Imports plus load_food_database() in a fresh interpreter (same measure as bench_foods.py).
+# Imports plus load_food_database() in a fresh interpreter.
 LOAD_SNIPPET = """
 import time
 start = time.perf_counter()

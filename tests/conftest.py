@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
 from collections.abc import Iterable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,3 +74,46 @@ def record(
         conditions=tuple(conditions),
         context=ClinicalContext(**context),
     )
+
+
+ASSESSMENT_KEYS = frozenset(
+    {
+        "mgcare_version",
+        "knowledge_version",
+        "person",
+        "serum_magnesium",
+        "ca_mg_ratio",
+        "egfr",
+        "intake",
+        "findings",
+        "recommendations",
+        "disclaimer",
+    }
+)
+"""Top-level keys of the DESIGN.md section 4 assessment JSON."""
+
+
+def run_mgcare(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI in a subprocess, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "mgcare.cli", *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
+        cwd=cwd,
+    )
+
+
+def numeric_literals(module: Path, allowed: set[float]) -> list[tuple[int, float]]:
+    """(line, value) of every number in a module that is not in `allowed`: clinical numbers
+    belong in the knowledge pack, so rule code may hold only identities and unit prefixes."""
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, int | float)
+        and not isinstance(node.value, bool)
+        and node.value not in allowed
+    ]

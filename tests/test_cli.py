@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from mgcare import __version__
+from tests.conftest import ASSESSMENT_KEYS, run_mgcare
 
 DEMO = Path(__file__).resolve().parents[1] / "src" / "mgcare" / "demo" / "demo_patient.json"
-CONTRACT_KEYS = {
-    "mgcare_version",
-    "knowledge_version",
-    "person",
-    "serum_magnesium",
-    "ca_mg_ratio",
-    "egfr",
-    "intake",
-    "findings",
-    "recommendations",
-    "disclaimer",
-}
 
 
-def mgcare(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mgcare.cli", *args], capture_output=True, text=True, check=False
-    )
+mgcare = run_mgcare
 
 
 def test_assess_json_matches_contract() -> None:
@@ -37,7 +21,7 @@ def test_assess_json_matches_contract() -> None:
     done = mgcare("assess", str(DEMO), "--format", "json", "--as-of", "2026-11-25")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert set(result) == CONTRACT_KEYS
+    assert set(result) == ASSESSMENT_KEYS
     assert result["mgcare_version"] == __version__
     assert set(result["serum_magnesium"]) == {
         "value",

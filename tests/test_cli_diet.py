@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conftest import run_mgcare
 
 FOOD_LOG_CSV = """food,amount,unit,time,supplement,dose_mg,elemental_mg
 11457,60,g,12:30,,,
@@ -29,14 +30,7 @@ TOTALS_KEYS = {"magnesium_mg", "zinc_mg", "calcium_mg", "potassium_mg", "energy_
 REFERENCE_KEYS = {"standard", "ear_mg", "recommended_mg", "ul_supplemental_mg"}
 
 
-def mgcare(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mgcare.cli", *args],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        check=False,
-    )
+mgcare = run_mgcare
 
 
 def json_out(*args: str) -> Any:

@@ -29,6 +29,7 @@ from mgcare.inputs import load_record
 from mgcare.knowledge import Knowledge, load_knowledge
 from mgcare.model import Assessment, ClinicalContext, PatientRecord
 from mgcare.rules import assess
+from tests.conftest import ASSESSMENT_KEYS
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -595,18 +596,7 @@ def test_cli_json_output_contract(tmp_path: Path) -> None:
     assert completed.returncode == 0, completed.stderr
     assert completed.stderr == ""
     output = json.loads(completed.stdout)
-    assert set(output) == {
-        "mgcare_version",
-        "knowledge_version",
-        "person",
-        "serum_magnesium",
-        "ca_mg_ratio",
-        "egfr",
-        "intake",
-        "findings",
-        "recommendations",
-        "disclaimer",
-    }
+    assert set(output) == ASSESSMENT_KEYS
     assert set(output["person"]) == {"id", "age_years", "sex"}
     assert set(output["serum_magnesium"]) == {
         "value",

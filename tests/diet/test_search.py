@@ -212,7 +212,7 @@ def test_singular(word: str, expected: str) -> None:
 
 
 def test_search_is_fast_after_the_index_is_built(db: FoodDatabase) -> None:
-    # Generous bound so a busy CI machine does not flake; bench/bench_foods.py measures
+    # Generous bound so a busy CI machine does not flake; bench/bench_diet.py measures
     # the real figures (p50 < 2 ms, p99 < 10 ms).
     queries = ["spinich boiled", "brown rice cooked", "豆腐", "糙米饭", "12061", "raw", "cooked"]
     search_foods(db, "warm up")

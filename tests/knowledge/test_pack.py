@@ -14,6 +14,7 @@ from mgcare.knowledge import (
     KnowledgeError,
     load_knowledge,
 )
+from tests.conftest import numeric_literals
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "mgcare"
 RULE_MODULES = [*sorted((SRC / "rules").glob("*.py")), SRC / "units.py"]
@@ -81,15 +82,7 @@ def test_broken_reference_fails_at_load(tmp_path: Path) -> None:
 @pytest.mark.parametrize("module", RULE_MODULES, ids=lambda p: p.name)
 def test_no_clinical_number_in_rule_code(module: Path) -> None:
     """Every threshold, dose and range is read from the pack: rule code holds no other number."""
-    tree = ast.parse(module.read_text(encoding="utf-8"))
-    offending = [
-        (node.lineno, node.value)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Constant)
-        and isinstance(node.value, int | float)
-        and not isinstance(node.value, bool)
-        and node.value not in ALLOWED_LITERALS
-    ]
+    offending = numeric_literals(module, ALLOWED_LITERALS)
     assert not offending, (
         f"{module.name}: numeric literals {offending} belong in the knowledge pack"
     )

@@ -3,7 +3,6 @@ discipline that no clinical number lives in the screening code."""
 
 from __future__ import annotations
 
-import ast
 import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from mgcare.knowledge import Knowledge
 from mgcare.screen.exact import round_like_python, round_python_model
 from mgcare.screen.reference import build_records, differences, expected_rows
 from mgcare.units import convert
+from tests.conftest import numeric_literals
 from tests.screen.conftest import Population, screen
 
 SCREEN = Path(__file__).resolve().parents[2] / "src" / "mgcare" / "screen"
@@ -339,15 +339,7 @@ def test_rounding_matches_python_round() -> None:
 @pytest.mark.parametrize("module", RULE_MODULES, ids=lambda p: p.name)
 def test_no_clinical_number_in_screening_code(module: Path) -> None:
     """Every threshold is read from the pack: the SQL generator holds no other number."""
-    tree = ast.parse(module.read_text(encoding="utf-8"))
-    offending = [
-        (node.lineno, node.value)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Constant)
-        and isinstance(node.value, int | float)
-        and not isinstance(node.value, bool)
-        and node.value not in ALLOWED_LITERALS
-    ]
+    offending = numeric_literals(module, ALLOWED_LITERALS)
     assert not offending, (
         f"{module.name}: numeric literals {offending} belong in the knowledge pack"
     )
