@@ -10,7 +10,7 @@ LINTED := src tests scripts bench
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,diet,service,screen,spark,store]"
+	$(BIN)/python -m pip install -q -e ".[dev,diet,service,screen,spark,store,web,report]"
 	touch $(STAMP)
 
 install: $(STAMP)

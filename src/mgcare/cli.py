@@ -441,6 +441,18 @@ def screen_command(
             sys.stdout.write(line + "\n")
 
 
+def _register_subcommands() -> None:
+    """Commands whose code lives beside its adapter; their modules import only typer at load."""
+    from mgcare.reports.cli import report_command
+    from mgcare.store.cli import db_app
+
+    app.add_typer(db_app, name="db")
+    app.command("report")(report_command)
+
+
+_register_subcommands()
+
+
 def _emit(data: object, output: OutputFormat, print_text: Callable[[], None]) -> None:
     """JSON for programs, or the text view for people."""
     if output is OutputFormat.json:

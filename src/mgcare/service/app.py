@@ -8,6 +8,7 @@ serialised. Requests then only parse, assess and answer.
 from __future__ import annotations
 
 import gc
+import importlib.util
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -176,6 +177,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(cds.router)  # first: the hot path matches without scanning REST routes
     app.include_router(api.router)
     app.router.routes.insert(0, cds.FAST_ROUTE)
+    if importlib.util.find_spec("jinja2") is not None:  # the `web` extra: pages beside the API
+        from mgcare.web.app import mount as mount_web
+
+        mount_web(app, settings)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     if settings.dev:
         app.include_router(dev.router)

@@ -1,0 +1,1 @@
+"""The bilingual web app served by `mgcare serve` beside the API."""
