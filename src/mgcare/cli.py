@@ -372,11 +372,12 @@ def serve_command(
     try:
         from mgcare.service.server import run_server
         from mgcare.service.settings import SettingsError
+        from mgcare.store.db import StoreUnavailable
     except ImportError:
         fail("the service needs the `service` extra: pip install 'mgcare[service]'", EXIT_INTERNAL)
     try:
         run_server(host, port, workers, dev)
-    except SettingsError as exc:
+    except (SettingsError, StoreUnavailable) as exc:
         fail(str(exc))
 
 

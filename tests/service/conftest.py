@@ -87,6 +87,7 @@ def service_settings(tmp: Path, port: int, ehr_base: str, keys: Keys, **extra: A
         ),
         "public_base_url": f"http://127.0.0.1:{port}",
         "feedback_db": tmp / "service.sqlite3",
+        "database_url": f"sqlite:///{tmp / 'store.sqlite3'}",
         "fhir_server_allowlist": (f"{ehr_base}/fhir/",),
         "fhir_timeout_seconds": 1.0,
         "fhir_total_seconds": 2.0,
@@ -110,8 +111,9 @@ def service(service_dir: Path, keys: Keys, fake_ehr: tuple[FakeEhr, str]) -> Ite
 
 
 def feedback_count(service_dir: Path) -> int:
-    with sqlite3.connect(service_dir / "service.sqlite3") as connection:
-        return int(connection.execute("SELECT COUNT(*) FROM feedback").fetchone()[0])
+    """Feedback rows in the service's store (the `database_url` of `service_settings`)."""
+    with sqlite3.connect(service_dir / "store.sqlite3") as connection:
+        return int(connection.execute("SELECT COUNT(*) FROM cds_feedback").fetchone()[0])
 
 
 @pytest.fixture(scope="session")

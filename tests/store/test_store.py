@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from mgcare.store.schema import AuditRow, Base, LabResultRow, PersonRow
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fhir"
 BUNDLE = FIXTURES / "mg_low_on_ppi_bundle.json"
 TODAY = date(2026, 11, 25)
+HEAD = "0002"
 TABLES = {
     "persons",
     "lab_results",
@@ -38,14 +38,6 @@ TABLES = {
     "cds_feedback",
     "audit_log",
 }
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(sqlite_url(tmp_path / "mgcare.sqlite3"))
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def bundle() -> dict[str, Any]:
@@ -66,16 +58,16 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
 
 def test_migrations_create_schema_matching_models(engine: Engine) -> None:
     assert set(inspect(engine).get_table_names()) >= TABLES
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == HEAD
     with engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
     upgrade(engine)  # idempotent
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == HEAD
 
 
-def test_sqlite_pragmas(engine: Engine) -> None:
-    with engine.connect() as connection:
+def test_sqlite_pragmas(sqlite_engine: Engine) -> None:
+    with sqlite_engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
@@ -180,13 +172,14 @@ def test_every_write_is_audited(engine: Engine, knowledge: Knowledge) -> None:
     assert repo.count_rows(engine, AuditRow) == 4
 
 
-def test_backup_has_same_rows(engine: Engine, knowledge: Knowledge, tmp_path: Path) -> None:
+def test_backup_has_same_rows(sqlite_engine: Engine, knowledge: Knowledge, tmp_path: Path) -> None:
+    engine = sqlite_engine
     repo.import_record(engine, bundle(), knowledge, TODAY)
     target = repo.backup(engine, tmp_path / "copies" / "backup.sqlite3")
     copy = make_engine(sqlite_url(target))
     try:
         assert snapshot(copy) == snapshot(engine)
-        assert current_revision(copy) == "0001"
+        assert current_revision(copy) == HEAD
     finally:
         copy.dispose()
     with sqlite3.connect(target) as connection:

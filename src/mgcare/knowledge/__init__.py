@@ -19,6 +19,7 @@ from mgcare.knowledge.models import (
     Evidence,
     Fact,
     Intakes,
+    Mechanisms,
     Renal,
     Salts,
     Texts,
@@ -126,6 +127,7 @@ def _build(site_path: Path | None) -> Knowledge:
             texts=Texts.model_validate(read_pack_file("texts.toml")),
             evidence=Evidence.model_validate(read_pack_file("evidence.toml")),
             claims=Claims.model_validate(read_pack_file("claims.toml")),
+            mechanisms=Mechanisms.model_validate(read_pack_file("mechanisms.toml")),
             version=str(raw_thresholds["version"]) + (f"+site.{site_rule}" if site_rule else ""),
             site_rule=site_rule,
         )

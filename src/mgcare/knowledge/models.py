@@ -333,3 +333,55 @@ class Claim(_Row):
 class Claims(_Row):
     version: str
     claim: list[Claim]
+
+
+MECHANISM_START = "mg"
+"""Edge endpoint meaning magnesium itself (the left of the review's Figure 1)."""
+MECHANISM_END = "outcome"
+"""Edge endpoint meaning the outcome, lower blood pressure (the right of Figure 1)."""
+
+
+class MechanismNode(_Row):
+    """One step of a pathway, labelled in both languages, with the reference it comes from."""
+
+    id: str = Field(min_length=1)
+    label_en: str = Field(min_length=1)
+    label_zh: str = Field(min_length=1)
+    source: str
+
+
+class MechanismEdge(_Row):
+    """An arrow; `from`/`to` are node ids of the same pathway, or "mg" / "outcome"."""
+
+    source_node: str = Field(alias="from")
+    target_node: str = Field(alias="to")
+    source: str
+
+
+class MechanismPathway(_Row):
+    id: str = Field(min_length=1)
+    label_en: str
+    label_zh: str
+    sources: list[str] = Field(min_length=1)
+    status: Status
+    note: str = ""
+    node: list[MechanismNode] = Field(min_length=1)
+    edge: list[MechanismEdge] = Field(min_length=1)
+
+
+class Mechanisms(_Row):
+    """The review's Figure 1 (how Mg lowers blood pressure) as a cited graph."""
+
+    version: str
+    claim: str
+    source: str
+    status: Status
+    title_en: str
+    title_zh: str
+    magnesium_en: str
+    magnesium_zh: str
+    outcome_en: str
+    outcome_zh: str
+    caveat_en: str
+    caveat_zh: str
+    pathway: list[MechanismPathway] = Field(min_length=1)

@@ -16,7 +16,10 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel
 
 from mgcare.knowledge.models import (
+    MECHANISM_END,
+    MECHANISM_START,
     Analyte,
+    Claim,
     Claims,
     Codes,
     CodeText,
@@ -28,6 +31,7 @@ from mgcare.knowledge.models import (
     Fact,
     Intakes,
     LoincCode,
+    Mechanisms,
     Reference,
     Renal,
     Salt,
@@ -142,6 +146,7 @@ class Knowledge:
     texts: Texts
     evidence: Evidence
     claims: Claims
+    mechanisms: Mechanisms
     version: str
     site_rule: str | None = None
     _cache: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
@@ -158,6 +163,10 @@ class Knowledge:
     @cached_property
     def references(self) -> dict[str, Reference]:
         return {ref.id: ref for ref in self.evidence.reference}
+
+    @cached_property
+    def claims_by_id(self) -> dict[str, Claim]:
+        return {claim.id: claim for claim in self.claims.claim}
 
     @cached_property
     def facts(self) -> dict[str, TreatmentFact]:
@@ -317,6 +326,9 @@ def validate_cross_references(knowledge: Knowledge) -> None:
     for claim in knowledge.claims.claim:
         for source in claim.references:
             need_source(f"claim {claim.id}", source)
+    problems.extend(
+        mechanism_problems(knowledge.mechanisms, source_ids, set(knowledge.claims_by_id))
+    )
     for analyte in knowledge.units.analyte:
         for unit in analyte.units:
             if unit not in knowledge.units.unit_aliases:
@@ -343,3 +355,87 @@ def validate_cross_references(knowledge: Knowledge) -> None:
             problems.append(f"duplicate {unique_name} ids: {sorted(duplicates)}")
     if problems:
         raise KnowledgeError("knowledge pack is invalid:\n  " + "\n  ".join(problems))
+
+
+def mechanism_problems(
+    mechanisms: Mechanisms, source_ids: set[str], claim_ids: set[str]
+) -> list[str]:
+    """What is wrong with the Figure 1 graph: unknown sources or claim, duplicate or dangling
+    node ids, cycles, and steps that magnesium does not reach or that do not reach the outcome
+    (a figure with a loose end would misdraw the review)."""
+    problems: list[str] = []
+    where = "mechanisms"
+    if mechanisms.source not in source_ids:
+        problems.append(f"{where}: unknown source {mechanisms.source!r}")
+    if mechanisms.claim not in claim_ids:
+        problems.append(f"{where}: unknown claim {mechanisms.claim!r}")
+    seen_nodes: set[str] = set()
+    pathway_ids = [p.id for p in mechanisms.pathway]
+    if len(set(pathway_ids)) != len(pathway_ids):
+        problems.append(f"{where}: duplicate pathway ids")
+    for pathway in mechanisms.pathway:
+        at = f"{where} pathway {pathway.id}"
+        for source in pathway.sources:
+            if source not in source_ids:
+                problems.append(f"{at}: unknown source {source!r}")
+        ids = [node.id for node in pathway.node]
+        for node in pathway.node:
+            if node.source not in source_ids:
+                problems.append(f"{at} node {node.id}: unknown source {node.source!r}")
+            if node.id in seen_nodes or node.id in (MECHANISM_START, MECHANISM_END):
+                problems.append(f"{at}: duplicate or reserved node id {node.id!r}")
+            seen_nodes.add(node.id)
+        known = {*ids, MECHANISM_START, MECHANISM_END}
+        successors: dict[str, list[str]] = {key: [] for key in known}
+        for edge in pathway.edge:
+            label = f"{at} edge {edge.source_node}->{edge.target_node}"
+            if edge.source not in source_ids:
+                problems.append(f"{label}: unknown source {edge.source!r}")
+            if edge.source_node not in known or edge.source_node == MECHANISM_END:
+                problems.append(f"{label}: unknown start {edge.source_node!r}")
+            elif edge.target_node not in known or edge.target_node == MECHANISM_START:
+                problems.append(f"{label}: unknown end {edge.target_node!r}")
+            else:
+                successors[edge.source_node].append(edge.target_node)
+        problems.extend(f"{at}: {p}" for p in _graph_problems(successors, ids))
+    return problems
+
+
+def _graph_problems(successors: dict[str, list[str]], ids: list[str]) -> list[str]:
+    """Cycles, and nodes off the path from magnesium to the outcome."""
+    problems: list[str] = []
+    state: dict[str, int] = {}  # absent: unvisited; 1: on the stack; 2: done
+
+    def visit(node: str) -> bool:
+        state[node] = 1
+        for nxt in successors[node]:
+            if state.get(nxt) == 1 or (nxt not in state and not visit(nxt)):
+                return False
+        state[node] = 2
+        return True
+
+    if not all(visit(n) for n in [MECHANISM_START, *ids] if n not in state):
+        return ["the graph has a cycle"]
+    reached = _reach(MECHANISM_START, successors)
+    predecessors: dict[str, list[str]] = {key: [] for key in successors}
+    for node, nexts in successors.items():
+        for nxt in nexts:
+            predecessors[nxt].append(node)
+    leads_out = _reach(MECHANISM_END, predecessors)
+    for node in ids:
+        if node not in reached:
+            problems.append(f"node {node!r} is not reached from magnesium")
+        if node not in leads_out:
+            problems.append(f"node {node!r} does not lead to the outcome")
+    return problems
+
+
+def _reach(start: str, graph: dict[str, list[str]]) -> set[str]:
+    seen = {start}
+    todo = [start]
+    while todo:
+        for nxt in graph[todo.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen

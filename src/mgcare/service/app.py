@@ -150,7 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ).encode(),
         knowledge_json=json.dumps(knowledge_summary(knowledge), ensure_ascii=False).encode(),
         runner=runner,
-        feedback=FeedbackStore(settings.feedback_db),
+        feedback=FeedbackStore(settings.store_url()),
         http=http,
     )
 
@@ -158,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await http.aclose()
+        state.feedback.close()
 
     app = FastAPI(
         title="mgcare",

@@ -1,90 +1,94 @@
-"""CDS Hooks feedback, stored in SQLite (stdlib `sqlite3`).
+"""CDS Hooks feedback, stored in the mgcare store (`cds_feedback`, audited like every write).
 
 One request is one transaction: either every feedback item of it is stored or none is. The
-file is shared safely by several workers (WAL mode, busy timeout).
+database is the store's (`Settings.database_url`: MGCARE_DATABASE_URL, else the SQLite file in
+the user data directory), shared safely by several workers. A database that is down gives the
+client a 503 with one line, never a 500; the service still starts, and retries on the next call.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
+import logging
 import threading
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from mgcare.service.cds.models import FeedbackRequest
+from fastapi import HTTPException
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    service_id TEXT NOT NULL,
-    card_uuid TEXT NOT NULL,
-    outcome TEXT NOT NULL CHECK (outcome IN ('accepted', 'overridden')),
-    accepted_suggestions TEXT,
-    override_reason TEXT,
-    outcome_timestamp TEXT NOT NULL,
-    received_at TEXT NOT NULL
-)
-"""
+from mgcare.service.cds.models import FeedbackRequest
+from mgcare.store import make_engine
+from mgcare.store import repository as repo
+from mgcare.store.schema import FeedbackRow
+
+log = logging.getLogger("mgcare.service")
+RETRY_AFTER_SECONDS = "5"
 
 
 class FeedbackStore:
-    """Append-only store; `count` and `rows` exist for tests and operators."""
+    """Append-only; `count` and `rows` exist for tests and operators."""
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._local = threading.local()
-        if path.parent != Path(""):
-            path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connection() as connection:
-            connection.execute(SCHEMA)
+    def __init__(self, url: str) -> None:
+        self._engine = make_engine(url)
+        self._ready = False
+        self._lock = threading.Lock()
+        try:
+            self._ensure_schema()
+        except repo.StoreUnavailable as exc:
+            log.warning("feedback store not ready yet (%s); will retry on the first feedback", exc)
 
-    def _connection(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = sqlite3.connect(self._path, timeout=5.0)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA busy_timeout=5000")
-            self._local.connection = connection
-        return connection
+    def _ensure_schema(self) -> None:
+        with self._lock:
+            if not self._ready:
+                repo.ensure_schema(self._engine)
+                self._ready = True
 
     def store(self, service_id: str, request: FeedbackRequest) -> int:
         """Store every item atomically; returns how many were stored."""
-        received = datetime.now(UTC).isoformat()
-        rows = [
+        items = [
             (
-                service_id,
                 item.card,
                 item.outcome,
-                json.dumps([s.model_dump() for s in item.acceptedSuggestions])
-                if item.acceptedSuggestions
-                else None,
-                item.overrideReason.model_dump_json(exclude_none=True)
-                if item.overrideReason
-                else None,
-                item.outcomeTimestamp.isoformat(),
-                received,
+                {
+                    "acceptedSuggestions": [
+                        s.model_dump(mode="json") for s in item.acceptedSuggestions
+                    ]
+                    if item.acceptedSuggestions
+                    else None,
+                    "overrideReason": item.overrideReason.model_dump(mode="json", exclude_none=True)
+                    if item.overrideReason
+                    else None,
+                    "outcomeTimestamp": item.outcomeTimestamp.isoformat(),
+                },
             )
             for item in request.feedback
         ]
-        connection = self._connection()
-        with connection:  # one transaction: commit all or roll back all
-            connection.executemany(
-                "INSERT INTO feedback (service_id, card_uuid, outcome, accepted_suggestions, "
-                "override_reason, outcome_timestamp, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-        return len(rows)
+        try:
+            self._ensure_schema()
+            return len(repo.save_feedback_many(self._engine, service_id, items))
+        except repo.StoreUnavailable as exc:
+            log.warning("feedback not stored: %s", exc)
+            raise HTTPException(
+                status_code=503,
+                detail=f"feedback not stored: {exc}",
+                headers={"Retry-After": RETRY_AFTER_SECONDS},
+            ) from None
+        except repo.StoreError as exc:
+            raise HTTPException(status_code=400, detail=f"feedback not stored: {exc}") from None
 
     def count(self) -> int:
-        row = self._connection().execute("SELECT COUNT(*) FROM feedback").fetchone()
-        return int(row[0])
+        return repo.count_rows(self._engine, FeedbackRow)
 
     def rows(self) -> list[dict[str, Any]]:
-        cursor = self._connection().execute(
-            "SELECT service_id, card_uuid, outcome, accepted_suggestions, override_reason, "
-            "outcome_timestamp FROM feedback ORDER BY id"
-        )
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return [
+            {
+                "service_id": row.service_id,
+                "card_uuid": row.card_id,
+                "outcome": row.outcome,
+                "accepted_suggestions": row.data.get("acceptedSuggestions"),
+                "override_reason": row.data.get("overrideReason"),
+                "outcome_timestamp": row.data.get("outcomeTimestamp"),
+            }
+            for row in repo.feedback_rows(self._engine)
+        ]
+
+    def close(self) -> None:
+        self._engine.dispose()

@@ -58,6 +58,10 @@ class Settings:
     replay_store: Literal["memory", "sqlite"] = "memory"
     replay_capacity: int = 200_000
     feedback_db: Path = field(default_factory=lambda: default_data_dir() / "mgcare-service.sqlite3")
+    """SQLite file of the `jti` replay store when several workers share it."""
+    database_url: str | None = None
+    """The mgcare store (CDS Hooks feedback, persons): MGCARE_DATABASE_URL; None means the
+    store's default, the SQLite file in the user data directory."""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     cors_origins: tuple[str, ...] = ("*",)
     fhir_timeout_seconds: float = 3.0
@@ -83,6 +87,15 @@ class Settings:
     @property
     def auth_enabled(self) -> bool:
         return not self.dev
+
+    def store_url(self) -> str:
+        """The store's URL: `database_url`, else the store's default (resolved when asked,
+        so building Settings never creates a directory)."""
+        if self.database_url:
+            return self.database_url
+        from mgcare.store.db import default_url
+
+        return default_url()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -135,6 +148,7 @@ class Settings:
             replay_store=replay,  # type: ignore[arg-type]
             replay_capacity=int(number("REPLAY_CAPACITY", defaults.replay_capacity)),
             feedback_db=Path(get("DB") or defaults.feedback_db),
+            database_url=(env.get("MGCARE_DATABASE_URL") or "").strip() or None,
             max_body_bytes=int(number("MAX_BODY", defaults.max_body_bytes)),
             cors_origins=words("CORS_ORIGINS", defaults.cors_origins),
             fhir_timeout_seconds=number("FHIR_TIMEOUT", defaults.fhir_timeout_seconds),

@@ -1,4 +1,8 @@
-"""Engine construction: URL from MGCARE_DATABASE_URL or a SQLite file in the user data dir."""
+"""Engine construction: URL from MGCARE_DATABASE_URL or a SQLite file in the user data dir.
+
+Also the one place that turns a driver failure (locked, missing, unreachable) into one clear
+line that never shows a password.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 ENV_URL = "MGCARE_DATABASE_URL"
 BUSY_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_S = 10
 SQLITE_FILENAME = "mgcare.sqlite3"
+
+
+class StoreUnavailable(RuntimeError):
+    """The database is locked, missing or unreachable; message is one clear line."""
 
 
 def default_url() -> str:
@@ -30,24 +40,54 @@ def sqlite_url(path: Path | str) -> str:
     return f"sqlite:///{Path(path)}"
 
 
-def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
+def masked_url(url: str) -> str:
+    """The URL with its password replaced by ***, safe for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable database URL>"
+
+
+def make_engine(
+    url: str | None = None, *, echo: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> Engine:
     """An engine for `url` (default: `default_url()`). SQLite connections get WAL,
     foreign keys, a busy timeout, and write transactions that take the lock up front
-    (BEGIN IMMEDIATE) so concurrent writers wait instead of failing on lock upgrade."""
-    engine = create_engine(url or default_url(), echo=echo)
+    (BEGIN IMMEDIATE) so concurrent writers wait instead of failing on lock upgrade.
+    Server databases get a connect timeout (a server that is gone fails fast) and a
+    liveness check on checkout (a restarted server does not break a long-running service)."""
+    chosen = url or default_url()
+    try:
+        parsed = make_url(chosen)
+        if parsed.drivername == "postgresql":  # psycopg 3 is the driver mgcare ships with
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        if parsed.get_backend_name() == "postgresql":
+            engine = create_engine(
+                parsed,
+                echo=echo,
+                pool_pre_ping=True,
+                connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+            )
+        else:
+            engine = create_engine(parsed, echo=echo)
+    except (ArgumentError, NoSuchModuleError, ModuleNotFoundError):
+        raise StoreUnavailable(
+            f"not a usable database URL: {masked_url(chosen)} (expected "
+            "sqlite:///path/mgcare.sqlite3 or postgresql+psycopg://user:password@host/db)"
+        ) from None
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, busy_timeout_ms)
     return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own is deferred).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             cursor.execute("PRAGMA foreign_keys = ON")
             if engine.url.database not in (None, "", ":memory:"):
                 cursor.execute("PRAGMA journal_mode = WAL")
@@ -58,3 +98,52 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_LOCKED = ("database is locked", "database table is locked", "lock timeout", "lock_timeout")
+_NO_SCHEMA = ("no such table", "does not exist")
+
+
+def describe_failure(exc: BaseException, url: str) -> str:
+    """One line for a database that is locked, missing, damaged or unreachable. The driver's
+    text is reduced to its first line and scrubbed of the URL's password."""
+    shown = masked_url(url)
+    original = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(original).splitlines() if line.strip()]
+    text = lines[0] if lines else type(original).__name__
+    try:
+        password = make_url(url).password
+    except ArgumentError:
+        password = None
+    if password:
+        text = text.replace(str(password), "***")
+    lowered = text.lower()
+    if any(marker in lowered for marker in _LOCKED):
+        return "database is locked by another process; try again"
+    if "deadlock detected" in lowered:
+        return "database is busy (a concurrent transaction conflicted); try again"
+    if "unable to open database file" in lowered:
+        return (
+            f"cannot open the database at {shown}: the file or its directory is missing "
+            "or not writable"
+        )
+    if "file is not a database" in lowered:
+        return f"the file at {shown} is not an SQLite database"
+    if "malformed" in lowered:
+        return f"the database at {shown} is damaged ({text})"
+    if any(marker in lowered for marker in _NO_SCHEMA) and (
+        "table" in lowered or "relation" in lowered
+    ):
+        return (
+            f"the database at {shown} has no mgcare tables; "
+            "run `mgcare db info --database URL` once to create them"
+        )
+    if "connection refused" in lowered:
+        return f"cannot reach the database at {shown}: connection refused"
+    if "timeout expired" in lowered or "timed out" in lowered:
+        return f"cannot reach the database at {shown}: connection timed out"
+    if "server closed the connection" in lowered or "connection is closed" in lowered:
+        return f"lost the connection to the database at {shown}; try again"
+    if "failed:" in text:  # psycopg: 'connection to server at "h", port p failed: reason'
+        text = text.rsplit("failed:", 1)[1].strip()
+    return f"cannot use the database at {shown}: {text}"

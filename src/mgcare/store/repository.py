@@ -1,20 +1,35 @@
 """Typed repository functions over an engine. Each write is one transaction that also appends
-an audit row; on any error the transaction rolls back and nothing is stored."""
+an audit row; on any error the transaction rolls back and nothing is stored.
+
+Every public function turns a database that is locked, missing or unreachable into
+`StoreUnavailable` and a refused value (unique or length constraint) into `StoreError`, each
+with one line, so callers never show a driver traceback.
+"""
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, ParamSpec, TextIO, TypeVar
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select
+from sqlalchemy.exc import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    ProgrammingError,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from mgcare.inputs import record_from_document
 from mgcare.knowledge import Knowledge
@@ -26,6 +41,8 @@ from mgcare.model import (
     PatientRecord,
     Person,
 )
+from mgcare.store.db import StoreUnavailable as StoreUnavailable  # re-exported
+from mgcare.store.db import describe_failure
 from mgcare.store.schema import (
     AssessmentRow,
     AuditRow,
@@ -35,6 +52,7 @@ from mgcare.store.schema import (
     LabResultRow,
     MedicationRow,
     PersonRow,
+    utcnow,
 )
 from mgcare.units import MOLAR_UNIT, UnitError, parse_unit, to_canonical
 
@@ -55,6 +73,14 @@ CSV_COLUMNS = (
 )
 
 
+MAX_NAME = 200  # persons.external_id and persons.display_name are String(200)
+MAX_LISTING = 1000
+MAGNESIUM = "magnesium"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
 class StoreError(ValueError):
     """A request the store refuses (unknown person, lab without unit, ...)."""
 
@@ -67,6 +93,74 @@ class LabPoint:
     value: float
     unit: str
     value_mmol_l: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonListing:
+    """One row of a person list: who, and their latest serum magnesium as reported.
+    `age_years` is computed from the birth date today (at death if deceased) when there is
+    one, else the stored age."""
+
+    person_id: int
+    external_id: str | None
+    display_name: str | None
+    sex: str | None
+    birth_date: date | None
+    age_years: int | None
+    latest_mg: LabPoint | None
+    lab_count: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What one import did: the person, whether new, and how many rows it added."""
+
+    person_id: int
+    created: bool
+    labs: int
+    medications: int
+    conditions: int
+    food_log: int
+
+
+def _first_line(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(original).splitlines() if line.strip()]
+    return lines[0] if lines else type(original).__name__
+
+
+def _guarded(function: Callable[P, R]) -> Callable[P, R]:
+    """Translate driver failures into StoreUnavailable / StoreError (one line each)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        engine = args[0] if args else kwargs.get("engine")
+        url = (
+            engine.url.render_as_string(hide_password=False)
+            if isinstance(engine, Engine)
+            else "the database"
+        )
+        try:
+            return function(*args, **kwargs)
+        except IntegrityError as exc:
+            raise StoreError(f"the database refused the change: {_first_line(exc)}") from exc
+        except DataError as exc:
+            raise StoreError(f"a value does not fit the database: {_first_line(exc)}") from exc
+        except ProgrammingError as exc:
+            text = _first_line(exc).lower()
+            if "does not exist" in text or "no such table" in text:
+                raise StoreUnavailable(describe_failure(exc, url)) from exc
+            raise
+        except (DatabaseError, InterfaceError, sqlite3.Error) as exc:
+            raise StoreUnavailable(describe_failure(exc, url)) from exc
+        except ValueError as exc:
+            if isinstance(exc, StoreError) or "NUL" not in str(exc):
+                raise
+            # psycopg refuses NUL characters before anything reaches the server
+            raise StoreError("text may not contain NUL (0x00) characters") from exc
+
+    return wrapper
 
 
 @contextmanager
@@ -91,8 +185,11 @@ def _audit(
     )
 
 
-def _person_row(session: Session, person_id: int) -> PersonRow:
-    row = session.get(PersonRow, person_id)
+def _person_row(session: Session, person_id: int, *, lock: bool = False) -> PersonRow:
+    """The person, or StoreError. `lock` holds the row until commit (SELECT ... FOR UPDATE on
+    PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers), so concurrent appends
+    to one person get distinct positions."""
+    row = session.get(PersonRow, person_id, with_for_update=True if lock else None)
     if row is None:
         raise StoreError(f"no person with id {person_id}")
     return row
@@ -224,10 +321,21 @@ def _record_of(row: PersonRow) -> PatientRecord:
 # --- writes ------------------------------------------------------------------------------------
 
 
-def add_person(engine: Engine, person: Person) -> int:
-    """Store a new person; returns the store id."""
+@_guarded
+def add_person(engine: Engine, person: Person, *, display_name: str | None = None) -> int:
+    """Store a new person; returns the store id. An external id already stored is refused."""
+    display_name = _checked_name(display_name, "display name")
+    _checked_name(person.id, "external id")
     with _write(engine) as session:
-        row = PersonRow(context={})
+        if person.id is not None:
+            existing = session.scalar(
+                select(PersonRow.id).where(PersonRow.external_id == person.id)
+            )
+            if existing is not None:
+                raise StoreError(
+                    f"a person with external id {person.id!r} is already stored (id {existing})"
+                )
+        row = PersonRow(context={}, display_name=display_name)
         _set_person(row, person)
         session.add(row)
         session.flush()
@@ -235,10 +343,117 @@ def add_person(engine: Engine, person: Person) -> int:
         return row.id
 
 
-def store_record(engine: Engine, record: PatientRecord, knowledge: Knowledge | None = None) -> int:
+@_guarded
+def add_medication(engine: Engine, person_id: int, medication: Medication) -> int:
+    """Append one medication to a stored person; returns its row id."""
+    with _write(engine) as session:
+        person = _person_row(session, person_id, lock=True)
+        row = _medication_row(medication, len(person.medications))
+        person.medications.append(row)
+        person.updated_at = utcnow()
+        session.flush()
+        _audit(session, "create", "medication", row.id, person_id, name=medication.name)
+        return row.id
+
+
+@_guarded
+def add_condition(engine: Engine, person_id: int, condition: Condition) -> int:
+    """Append one condition to a stored person; returns its row id."""
+    with _write(engine) as session:
+        person = _person_row(session, person_id, lock=True)
+        row = _condition_row(condition, len(person.conditions))
+        person.conditions.append(row)
+        person.updated_at = utcnow()
+        session.flush()
+        _audit(session, "create", "condition", row.id, person_id, name=condition.name)
+        return row.id
+
+
+@_guarded
+def add_food_entry(engine: Engine, person_id: int, entry: dict[str, Any]) -> int:
+    """Append one food-log row (DESIGN.md section 7 columns: `food` + `amount` + `unit`, or
+    `supplement` + `dose_mg`/`elemental_mg`). The row is checked for shape only; the diet
+    module resolves foods when the log is evaluated."""
+    checked = _checked_food_entry(entry)
+    with _write(engine) as session:
+        person = _person_row(session, person_id, lock=True)
+        row = FoodLogRow(position=len(person.food_log), entry=checked)
+        person.food_log.append(row)
+        person.updated_at = utcnow()
+        session.flush()
+        kind = "supplement" if "supplement" in checked else "food"
+        _audit(session, "create", "food_log_entry", row.id, person_id, kind=kind)
+        return row.id
+
+
+def _checked_name(value: str | None, what: str) -> str | None:
+    if value is None:
+        return None
+    value = " ".join(value.split())
+    if not value:
+        return None
+    if len(value) > MAX_NAME:
+        raise StoreError(f"{what} is longer than {MAX_NAME} characters")
+    return value
+
+
+def _checked_food_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(entry, Mapping):
+        raise StoreError("a food-log row must be an object with food/amount/unit or supplement")
+    row = {str(key): value for key, value in entry.items()}
+    has_food = bool(str(row.get("food") or "").strip())
+    has_supplement = bool(str(row.get("supplement") or "").strip())
+    if has_food == has_supplement:
+        raise StoreError("a food-log row needs exactly one of 'food' or 'supplement'")
+    if has_food and (row.get("amount") in (None, "") or not str(row.get("unit") or "").strip()):
+        raise StoreError(f"food-log row for {row['food']!r} needs 'amount' and 'unit'")
+    if has_supplement and all(row.get(k) in (None, "") for k in ("dose_mg", "elemental_mg")):
+        raise StoreError(
+            f"supplement row for {row['supplement']!r} needs 'dose_mg' or 'elemental_mg'"
+        )
+    try:
+        json.dumps(row, allow_nan=False)
+    except (TypeError, ValueError):
+        raise StoreError("a food-log row may hold only text and finite numbers") from None
+    return row
+
+
+@_guarded
+def store_record(
+    engine: Engine,
+    record: PatientRecord,
+    knowledge: Knowledge | None = None,
+    *,
+    display_name: str | None = None,
+) -> int:
     """Store a validated record in one transaction. A person whose `person.id` is already
-    stored is updated: demographics and context replaced, new labs, medications, conditions
-    and food-log rows appended (exact duplicates skipped). Returns the store id."""
+    stored is updated: demographics and context replaced (and the display name, when one is
+    given), new labs, medications, conditions and food-log rows appended (exact duplicates
+    skipped). Returns the store id. Two writers importing the same new person at once: the
+    loser's insert hits the unique external id, so it retries once as an update."""
+    return store_record_counted(engine, record, knowledge, display_name=display_name).person_id
+
+
+@_guarded
+def store_record_counted(
+    engine: Engine,
+    record: PatientRecord,
+    knowledge: Knowledge | None = None,
+    *,
+    display_name: str | None = None,
+) -> ImportResult:
+    """`store_record`, saying what was new."""
+    display_name = _checked_name(display_name, "display name")
+    _checked_name(record.person.id, "external id")
+    try:
+        return _store_record(engine, record, knowledge, display_name)
+    except IntegrityError:
+        return _store_record(engine, record, knowledge, display_name)
+
+
+def _store_record(
+    engine: Engine, record: PatientRecord, knowledge: Knowledge | None, display_name: str | None
+) -> ImportResult:
     with _write(engine) as session:
         row: PersonRow | None = None
         if record.person.id is not None:
@@ -251,23 +466,30 @@ def store_record(engine: Engine, record: PatientRecord, knowledge: Knowledge | N
         else:
             existing = _record_of(row)
         _set_person(row, record.person)
+        if display_name is not None:
+            row.display_name = display_name
         row.context = record.context.model_dump(mode="json")
         if record.diet_standard is not None or created:
             row.diet_standard = record.diet_standard
         session.flush()
 
-        new_labs = [lab for lab in record.labs if lab not in existing.labs]
+        known_labs = set(existing.labs)  # frozen models hash: large imports stay linear
+        new_labs = [lab for lab in record.labs if lab not in known_labs]
         for offset, lab in enumerate(new_labs):
             row.labs.append(_lab_row(lab, len(existing.labs) + offset, knowledge))
-        new_meds = [m for m in record.medications if m not in existing.medications]
+        known_meds = set(existing.medications)
+        new_meds = [m for m in record.medications if m not in known_meds]
         for offset, medication in enumerate(new_meds):
             row.medications.append(_medication_row(medication, len(existing.medications) + offset))
-        new_conds = [c for c in record.conditions if c not in existing.conditions]
+        known_conds = set(existing.conditions)
+        new_conds = [c for c in record.conditions if c not in known_conds]
         for offset, condition in enumerate(new_conds):
             row.conditions.append(_condition_row(condition, len(existing.conditions) + offset))
         new_food = [f for f in record.food_log if f not in existing.food_log]
         for offset, entry in enumerate(new_food):
             row.food_log.append(FoodLogRow(position=len(existing.food_log) + offset, entry=entry))
+        if not created and (new_labs or new_meds or new_conds or new_food):
+            row.updated_at = utcnow()
         session.flush()
         _audit(
             session,
@@ -281,31 +503,82 @@ def store_record(engine: Engine, record: PatientRecord, knowledge: Knowledge | N
             conditions=len(new_conds),
             food_log=len(new_food),
         )
-        return row.id
+        return ImportResult(
+            person_id=row.id,
+            created=created,
+            labs=len(new_labs),
+            medications=len(new_meds),
+            conditions=len(new_conds),
+            food_log=len(new_food),
+        )
 
 
 def import_record(
     engine: Engine, document: Any, knowledge: Knowledge, today: date | None = None
 ) -> int:
     """Import a FHIR Bundle/resource or an mgcare JSON record (parsed and validated by
-    `mgcare.inputs.record_from_document`, which raises InputError) in one transaction."""
+    `mgcare.inputs.record_from_document`, which raises InputError) in one transaction. The
+    FHIR Patient's name, which the record does not carry, becomes the display name."""
+    return import_document(engine, document, knowledge, today).person_id
+
+
+def import_document(
+    engine: Engine, document: Any, knowledge: Knowledge, today: date | None = None
+) -> ImportResult:
+    """`import_record`, saying whether the person is new and what was added."""
     record = record_from_document(document, knowledge, today or date.today())
-    return store_record(engine, record, knowledge)
+    return store_record_counted(engine, record, knowledge, display_name=display_name_of(document))
 
 
+def display_name_of(document: Any) -> str | None:
+    """The Patient's name in a FHIR Bundle or Patient resource (official name first: given
+    names then family), or None. Reads the raw JSON: `record_from_document` drops names."""
+    if not isinstance(document, Mapping):
+        return None
+    patient: Any = None
+    if document.get("resourceType") == "Patient":
+        patient = document
+    elif document.get("resourceType") == "Bundle" and isinstance(document.get("entry"), list):
+        for entry in document["entry"]:
+            resource = entry.get("resource") if isinstance(entry, Mapping) else None
+            if isinstance(resource, Mapping) and resource.get("resourceType") == "Patient":
+                patient = resource
+                break
+    names = patient.get("name") if isinstance(patient, Mapping) else None
+    if not isinstance(names, list):
+        return None
+    candidates = [n for n in names if isinstance(n, Mapping)]
+    candidates.sort(key=lambda n: {"official": 0, "usual": 1}.get(str(n.get("use")), 2))
+    for name in candidates:
+        given = name.get("given")
+        parts = [g for g in given if isinstance(g, str)] if isinstance(given, list) else []
+        family = name.get("family")
+        if isinstance(family, str):
+            parts.append(family)
+        text = " ".join(" ".join(parts).split())
+        if not text and isinstance(name.get("text"), str):
+            text = " ".join(str(name["text"]).split())
+        if text:
+            return text[:MAX_NAME]
+    return None
+
+
+@_guarded
 def add_lab(engine: Engine, person_id: int, lab: LabResult, knowledge: Knowledge) -> int:
     """Add one result; the unit must be valid for the analyte (UnitError otherwise)."""
     parse_unit(lab.unit, lab.analyte, knowledge)
     with _write(engine) as session:
-        person = _person_row(session, person_id)
+        person = _person_row(session, person_id, lock=True)
         position = len(person.labs)
         row = _lab_row(lab, position, knowledge)
         person.labs.append(row)
+        person.updated_at = utcnow()
         session.flush()
         _audit(session, "create", "lab_result", row.id, person_id, analyte=lab.analyte)
         return row.id
 
 
+@_guarded
 def save_assessment(engine: Engine, person_id: int, assessment: Assessment, as_of: date) -> int:
     with _write(engine) as session:
         _person_row(session, person_id)
@@ -322,6 +595,7 @@ def save_assessment(engine: Engine, person_id: int, assessment: Assessment, as_o
         return row.id
 
 
+@_guarded
 def save_feedback(
     engine: Engine,
     service_id: str,
@@ -341,6 +615,42 @@ def save_feedback(
         return row.id
 
 
+@_guarded
+def save_feedback_many(
+    engine: Engine,
+    service_id: str,
+    items: Sequence[tuple[str, str, dict[str, Any]]],
+    person_id: int | None = None,
+) -> list[int]:
+    """Several (card_id, outcome, data) feedback items in one transaction: all or none."""
+    with _write(engine) as session:
+        rows = [
+            FeedbackRow(
+                person_id=person_id,
+                service_id=service_id,
+                card_id=card_id,
+                outcome=outcome,
+                data=data,
+            )
+            for card_id, outcome, data in items
+        ]
+        session.add_all(rows)
+        session.flush()
+        for row in rows:
+            _audit(session, "create", "cds_feedback", row.id, person_id, outcome=row.outcome)
+        return [row.id for row in rows]
+
+
+@_guarded
+def feedback_rows(engine: Engine) -> list[FeedbackRow]:
+    """Every stored feedback item, oldest first (for operators and tests)."""
+    with Session(engine, expire_on_commit=False) as session:
+        rows = list(session.scalars(select(FeedbackRow).order_by(FeedbackRow.id)))
+        session.expunge_all()
+        return rows
+
+
+@_guarded
 def delete_person(engine: Engine, person_id: int) -> None:
     with _write(engine) as session:
         row = _person_row(session, person_id)
@@ -352,26 +662,31 @@ def delete_person(engine: Engine, person_id: int) -> None:
 # --- reads -------------------------------------------------------------------------------------
 
 
+@_guarded
 def person_ids(engine: Engine) -> list[int]:
     with Session(engine) as session:
         return list(session.scalars(select(PersonRow.id).order_by(PersonRow.id)))
 
 
+@_guarded
 def find_person(engine: Engine, external_id: str) -> int | None:
     with Session(engine) as session:
         return session.scalar(select(PersonRow.id).where(PersonRow.external_id == external_id))
 
 
+@_guarded
 def person_record(engine: Engine, person_id: int) -> PatientRecord:
     with Session(engine) as session:
         return _record_of(_person_row(session, person_id))
 
 
+@_guarded
 def export_json(engine: Engine, person_id: int, *, indent: int | None = 2) -> str:
     """The person as an mgcare JSON record (readable by `record_from_document`)."""
     return person_record(engine, person_id).model_dump_json(indent=indent, exclude_defaults=True)
 
 
+@_guarded
 def history(engine: Engine, person_id: int, analyte: str = "magnesium") -> list[LabPoint]:
     """Stored results of one analyte, oldest first."""
     with Session(engine) as session:
@@ -384,6 +699,7 @@ def history(engine: Engine, person_id: int, analyte: str = "magnesium") -> list[
         return [LabPoint(r.effective, r.value, r.unit, r.value_mmol_l) for r in rows]
 
 
+@_guarded
 def assessments(engine: Engine, person_id: int) -> list[Assessment]:
     with Session(engine) as session:
         rows = session.scalars(
@@ -394,6 +710,7 @@ def assessments(engine: Engine, person_id: int) -> list[Assessment]:
         return [Assessment.model_validate(row.data) for row in rows]
 
 
+@_guarded
 def audit_log(engine: Engine, person_id: int | None = None) -> list[AuditRow]:
     with Session(engine, expire_on_commit=False) as session:
         query = select(AuditRow).order_by(AuditRow.id)
@@ -404,11 +721,13 @@ def audit_log(engine: Engine, person_id: int | None = None) -> list[AuditRow]:
         return rows
 
 
+@_guarded
 def count_rows(engine: Engine, table: type[Any]) -> int:
     with Session(engine) as session:
         return int(session.scalar(select(func.count()).select_from(table)) or 0)
 
 
+@_guarded
 def export_csv(engine: Engine, out: TextIO | None = None, person_ids: Sequence[int] = ()) -> str:
     """Lab results as CSV (all persons, or `person_ids`). Writes to `out` if given; returns
     the text."""
@@ -447,18 +766,25 @@ def export_csv(engine: Engine, out: TextIO | None = None, person_ids: Sequence[i
     return text
 
 
+@_guarded
 def backup(engine: Engine, path: Path | str) -> Path:
     """A consistent copy of a SQLite database via the online backup API (safe while in use)."""
     if engine.dialect.name != "sqlite":
         raise StoreError("backup() supports SQLite; use pg_dump for PostgreSQL")
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    database = engine.url.database
+    if database and Path(database).resolve() == target.resolve():
+        raise StoreError(f"{target} is the database itself; choose another backup path")
     raw = engine.raw_connection()
     try:
         source = raw.driver_connection
         if not isinstance(source, sqlite3.Connection):
             raise StoreError("backup() needs the sqlite3 driver")
-        destination = sqlite3.connect(target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            destination = sqlite3.connect(target)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot write the backup to {target}: {exc}") from None
         try:
             source.backup(destination)
         finally:
@@ -466,3 +792,173 @@ def backup(engine: Engine, path: Path | str) -> Path:
     finally:
         raw.close()
     return target
+
+
+# --- listings ----------------------------------------------------------------------------------
+
+
+def _age(birth: date, on: date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def _listings(session: Session, rows: Sequence[PersonRow]) -> list[PersonListing]:
+    """Listings for `rows` with two grouped queries (lab counts, latest Mg), not one per person."""
+    ids = [row.id for row in rows]
+    if not ids:
+        return []
+    counts: dict[int, int] = {
+        person_id: int(count)
+        for person_id, count in session.execute(
+            select(LabResultRow.person_id, func.count())
+            .where(LabResultRow.person_id.in_(ids))
+            .group_by(LabResultRow.person_id)
+        )
+    }
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=LabResultRow.person_id,
+            order_by=(LabResultRow.effective.desc(), LabResultRow.position.desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(
+            LabResultRow.person_id,
+            LabResultRow.effective,
+            LabResultRow.value,
+            LabResultRow.unit,
+            LabResultRow.value_mmol_l,
+            rank,
+        )
+        .where(LabResultRow.person_id.in_(ids), LabResultRow.analyte == MAGNESIUM)
+        .subquery()
+    )
+    latest: dict[int, LabPoint] = {
+        person_id: LabPoint(effective, value, unit, value_mmol_l)
+        for person_id, effective, value, unit, value_mmol_l in session.execute(
+            select(
+                ranked.c.person_id,
+                ranked.c.effective,
+                ranked.c.value,
+                ranked.c.unit,
+                ranked.c.value_mmol_l,
+            ).where(ranked.c.rank == 1)
+        )
+    }
+    today = date.today()
+    return [
+        PersonListing(
+            person_id=row.id,
+            external_id=row.external_id,
+            display_name=row.display_name,
+            sex=row.sex,
+            birth_date=row.birth_date,
+            age_years=(
+                _age(row.birth_date, row.deceased or today)
+                if row.birth_date is not None
+                else row.age_years
+            ),
+            latest_mg=latest.get(row.id),
+            lab_count=counts.get(row.id, 0),
+            updated_at=row.updated_at,
+        )
+        for row in rows
+    ]
+
+
+@_guarded
+def list_persons(
+    engine: Engine, *, search: str | None = None, limit: int = 200, offset: int = 0
+) -> list[PersonListing]:
+    """Stored persons in store-id order, a page at a time. `search` matches part of the
+    external id or display name (case-insensitive), or the store id exactly."""
+    if not 1 <= limit <= MAX_LISTING:
+        raise StoreError(f"limit must be between 1 and {MAX_LISTING}")
+    if offset < 0:
+        raise StoreError("offset must not be negative")
+    query = select(PersonRow).order_by(PersonRow.id).limit(limit).offset(offset)
+    text = " ".join((search or "").split())
+    if text:
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        matches: list[ColumnElement[bool]] = [
+            PersonRow.external_id.ilike(pattern, escape="\\"),
+            PersonRow.display_name.ilike(pattern, escape="\\"),
+        ]
+        if text.isdigit():
+            matches.append(PersonRow.id == int(text))
+        query = query.where(or_(*matches))
+    with Session(engine) as session:
+        return _listings(session, list(session.scalars(query)))
+
+
+@_guarded
+def person_listing(engine: Engine, person_id: int) -> PersonListing:
+    """The listing of one person; StoreError if unknown."""
+    with Session(engine) as session:
+        return _listings(session, [_person_row(session, person_id)])[0]
+
+
+@_guarded
+def resolve_person(engine: Engine, reference: str) -> int:
+    """A store id from what a user typed: a store id (digits) or an external id."""
+    text = reference.strip()
+    with Session(engine) as session:
+        if text.isdigit() and session.get(PersonRow, int(text)) is not None:
+            return int(text)
+        found = session.scalar(select(PersonRow.id).where(PersonRow.external_id == text))
+    if found is None:
+        raise StoreError(f"no person with store id or external id {text!r}")
+    return found
+
+
+TABLES: tuple[type[Any], ...] = (
+    PersonRow,
+    LabResultRow,
+    MedicationRow,
+    ConditionRow,
+    FoodLogRow,
+    AssessmentRow,
+    FeedbackRow,
+    AuditRow,
+)
+
+
+@_guarded
+def table_counts(engine: Engine) -> dict[str, int]:
+    """Rows per table, in schema order."""
+    with Session(engine) as session:
+        return {
+            str(table.__tablename__): int(
+                session.scalar(select(func.count()).select_from(table)) or 0
+            )
+            for table in TABLES
+        }
+
+
+@_guarded
+def ensure_schema(engine: Engine) -> str | None:
+    """Bring the database to the newest schema (a no-op when it is there already); returns
+    the revision. A database from a newer mgcare is refused rather than guessed at."""
+    from mgcare.store.migrations import current_revision, head_revision, upgrade
+
+    head = head_revision()
+    current = current_revision(engine)
+    if current == head:
+        return head
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    from mgcare.store.migrations import HERE
+
+    if current is not None:
+        try:
+            ScriptDirectory(str(HERE)).get_revision(current)
+        except CommandError:
+            raise StoreUnavailable(
+                f"the database at {engine.url.render_as_string(hide_password=True)} has schema "
+                f"revision {current!r}, unknown to this mgcare (written by a newer version?)"
+            ) from None
+    upgrade(engine)
+    return head

@@ -1,0 +1,238 @@
+"""What a person's dashboard shows, built from one stored record and its magnesium history.
+
+Pure (no HTTP, no SQL): the assessment comes from `mgcare.views.assessment`, statuses from
+`mgcare.rules`, charts from `mgcare.charts`; this module only arranges their output for the
+template, so the page, the API and the PDF say the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from mgcare.diet.foods import FoodDatabase, UnknownFoodError
+from mgcare.i18n import MAGNESIUM_STATUS, Lang
+from mgcare.knowledge import Knowledge
+from mgcare.model import Assessment, Item, LabResult, PatientRecord
+from mgcare.rules.conditions import condition_groups
+from mgcare.rules.labs import check_labs, magnesium_status
+from mgcare.rules.medications import identify, is_current
+from mgcare.views import ViewError
+from mgcare.web.forms import unit_label
+from mgcare.web.intake import IntakeCache
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    href: str
+    label: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    """A finding or recommendation with links to its references and graded claims."""
+
+    code: str
+    severity: str
+    summary: str
+    detail: str
+    references: tuple[Link, ...]
+    claims: tuple[Link, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """A medication or condition as entered, with what mgcare recognised in it."""
+
+    name: str
+    recognised: tuple[str, ...]
+    since: date | None
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FoodRow:
+    food: str
+    name: str
+    grams: float
+    magnesium_mg: float | None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    assessment: Assessment
+    latest: LabResult | None
+    """The newest magnesium result, when the assessment has none in its look-back window."""
+    trend: tuple[tuple[date, float, str], ...]
+    """(day, mmol/L, label as reported) of every convertible magnesium result, oldest first."""
+    findings: tuple[ItemView, ...]
+    recommendations: tuple[ItemView, ...]
+    medications: tuple[Named, ...]
+    conditions: tuple[Named, ...]
+    food_day: str | None
+    food_rows: tuple[FoodRow, ...]
+    intake: Mapping[str, Any] | None
+    intake_problem: str | None
+
+
+def claims_by_code(knowledge: Knowledge) -> dict[str, tuple[str, ...]]:
+    """Claim ids whose caveats concern each finding/recommendation code (built once)."""
+    index: dict[str, list[str]] = {}
+    for claim in knowledge.claims.claim:
+        for code in claim.caveat_codes:
+            index.setdefault(code, []).append(claim.id)
+    return {code: tuple(ids) for code, ids in index.items()}
+
+
+def item_view(
+    item: Item, knowledge: Knowledge, claims: Mapping[str, tuple[str, ...]], lang: Lang
+) -> ItemView:
+    references = []
+    for ref_id in item.evidence:
+        reference = knowledge.references.get(ref_id)
+        title = reference.citation if reference is not None else ref_id
+        references.append(Link(f"/app/evidence#{ref_id}", ref_id, title))
+    claim_links = []
+    by_id = {c.id: c for c in knowledge.claims.claim}
+    for claim_id in claims.get(item.code, ()):
+        claim = by_id[claim_id]
+        summary = claim.summary_zh if lang == "zh" else claim.summary_en
+        claim_links.append(Link(f"/app/evidence/claims#{claim_id}", claim_id, summary))
+    return ItemView(
+        item.code, item.severity, item.summary, item.detail, tuple(references), tuple(claim_links)
+    )
+
+
+def latest_food_day(rows: Sequence[Mapping[str, Any]]) -> tuple[str | None, list[dict[str, Any]]]:
+    """The newest day of a stored food log and its rows. The record's food log is one day's
+    log (DESIGN.md 7); the web form dates each row, so the dashboard evaluates the newest day.
+    Rows without a date (imported logs) count as one undated day when no row has a date."""
+    dated = [str(r["date"]) for r in rows if r.get("date")]
+    if not dated:
+        return None, [dict(r) for r in rows]
+    day = max(dated)
+    return day, [dict(r) for r in rows if str(r.get("date") or "") == day]
+
+
+def listing_status(value: float, unit: str, effective: str, knowledge: Knowledge) -> str | None:
+    """The status of one stored magnesium result as the rules classify it (None if unusable)."""
+    try:
+        lab = LabResult(analyte="magnesium", value=value, unit=unit, effective=effective[:10])
+    except ValueError:
+        return None
+    checked = check_labs([lab], knowledge)
+    if not checked or not checked[0].usable:
+        return None
+    return magnesium_status(checked[0], knowledge).status
+
+
+def status_label(status: str, lang: Lang) -> str:
+    label = MAGNESIUM_STATUS.get(status)
+    return label.get(lang) if label is not None else status
+
+
+def build_dashboard(
+    record: PatientRecord,
+    mg_history: Sequence[tuple[str, float, str, float | None]],
+    knowledge: Knowledge,
+    foods: FoodDatabase,
+    *,
+    as_of: date,
+    lang: Lang,
+    claims: Mapping[str, tuple[str, ...]],
+    intake: IntakeCache,
+) -> Dashboard:
+    """Assess the record (with its newest food-log day) and arrange the result for the page.
+
+    `mg_history` is (effective, value, unit, mmol/L or None) per stored magnesium result, oldest
+    first, as `mgcare.store.repository.history` returns them."""
+    food_day, day_rows = latest_food_day(record.food_log)
+    day_record = record.model_copy(update={"food_log": tuple(day_rows)})
+    intake_problem = None
+    try:
+        result = intake.assessment(day_record, as_of, lang)
+    except ViewError as exc:
+        intake_problem = str(exc)
+        result = intake.assessment(record.model_copy(update={"food_log": ()}), as_of, lang)
+    latest = None
+    if result.serum_magnesium is None and mg_history:
+        effective, value, unit, _ = mg_history[-1]
+        latest = LabResult(analyte="magnesium", value=value, unit=unit, effective=effective[:10])
+    trend = tuple(
+        (date.fromisoformat(effective[:10]), mmol, f"{value:g} {unit_label(unit)}")
+        for effective, value, unit, mmol in mg_history
+        if mmol is not None
+    )
+    medications = tuple(
+        Named(
+            name=m.name or "-",
+            recognised=tuple(
+                (d.name_zh if lang == "zh" else d.name_en)
+                + " · "
+                + (d.class_zh if lang == "zh" else d.class_en)
+                for d in identify(m, knowledge)
+            ),
+            since=m.start,
+            active=is_current(m, as_of),
+        )
+        for m in record.medications
+    )
+    conditions = tuple(
+        Named(
+            name=c.name or "-",
+            recognised=tuple(
+                sorted(
+                    (
+                        knowledge.condition_groups[g].name_zh
+                        if lang == "zh"
+                        else knowledge.condition_groups[g].name_en
+                    )
+                    for g in condition_groups(c, knowledge)
+                )
+            ),
+            since=c.onset,
+            active=c.active,
+        )
+        for c in record.conditions
+    )
+    food_rows = []
+    for row in day_rows:
+        name = str(row.get("food") or row.get("supplement") or "")
+        grams = _grams(row)
+        magnesium = None
+        try:
+            food = foods.get(name)
+            name = (food.name_zh if lang == "zh" else None) or food.name_en
+            if food.magnesium_mg_per_100g is not None and grams is not None:
+                magnesium = round(grams * food.magnesium_mg_per_100g / 100, 1)
+        except (UnknownFoodError, ValueError):
+            pass
+        food_rows.append(FoodRow(str(row.get("food") or ""), name, grams or 0.0, magnesium))
+    return Dashboard(
+        assessment=result,
+        latest=latest,
+        trend=trend,
+        findings=tuple(item_view(i, knowledge, claims, lang) for i in result.findings),
+        recommendations=tuple(
+            item_view(i, knowledge, claims, lang) for i in result.recommendations
+        ),
+        medications=medications,
+        conditions=conditions,
+        food_day=food_day,
+        food_rows=tuple(food_rows),
+        intake=result.intake,
+        intake_problem=intake_problem,
+    )
+
+
+def _grams(row: Mapping[str, Any]) -> float | None:
+    """Grams of a web-entered row (`unit` g); other units are shown by the intake totals."""
+    if str(row.get("unit") or "").lower() != "g":
+        return None
+    try:
+        return float(row.get("amount") or 0)
+    except (TypeError, ValueError):
+        return None
