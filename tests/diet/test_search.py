@@ -91,6 +91,18 @@ def test_half_typed_word_matches_by_prefix(db: FoodDatabase) -> None:
     assert any(food.name_en.startswith("Broccoli") for food in top(db, "brocc", limit=5))
 
 
+@pytest.mark.parametrize(
+    ("typed", "expected_word"),
+    [("spin", "Spinach"), ("almo", "Nuts, almonds"), ("pumpk", "Pumpkin"), ("len", "Lentils")],
+)
+def test_search_as_you_type_completes_to_the_common_food(
+    db: FoodDatabase, typed: str, expected_word: str
+) -> None:
+    """The web form searches on every keystroke: a half-typed word continues as the word many
+    foods share (spinach, not spiny lobster) and beats look-alikes (almonds, not FAMOUS AMOS)."""
+    assert top(db, typed)[0].name_en.startswith(expected_word)
+
+
 def test_common_names_are_searched(db: FoodDatabase) -> None:
     assert top(db, "bok choy")[0].ndb_no == "11116"
     assert top(db, "garbanzo")[0].name_en.startswith("Chickpeas")

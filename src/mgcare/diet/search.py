@@ -45,6 +45,9 @@ _BRAND_PATTERN = re.compile(r"\b[A-Z][A-Z'&-]{2,}\b")
 # Quality of a query-word match, by kind of match (exact word = 1).
 _PREFIX_QUALITY = 0.8
 _MIN_PREFIX_LENGTH = 3
+# A completion's quality mixes how many foods share it with how much of it is typed.
+_PREFIX_SHARE_WEIGHT = 0.6
+_TYPO_SCALE_WHEN_COMPLETING = 0.7
 _TYPO_QUALITY_BY_DISTANCE = {1: 0.7, 2: 0.5}
 _MAX_PREFIX_EXPANSIONS = 40
 _MAX_TYPO_CANDIDATES = 60
@@ -177,18 +180,34 @@ class _EnglishIndex:
         expansions: dict[str, float] = {}
         if word in self.postings:
             expansions[word] = 1.0
+        completions: list[str] = []
         if len(word) >= _MIN_PREFIX_LENGTH:
             start = bisect_left(self.vocabulary, word)
             for candidate in self.vocabulary[start : start + _MAX_PREFIX_EXPANSIONS]:
                 if not candidate.startswith(word):
                     break
-                expansions.setdefault(candidate, _PREFIX_QUALITY * len(word) / len(candidate))
+                if candidate != word:
+                    completions.append(candidate)
+        if completions:
+            # A half-typed word most likely continues as a word many foods share ("spin" is
+            # spinach before spiny), and shorter completions need less typing to be meant.
+            most_foods = math.log1p(max(len(self.postings[c]) for c in completions))
+            for candidate in completions:
+                share = math.log1p(len(self.postings[candidate])) / most_foods
+                closeness = len(word) / len(candidate)
+                expansions.setdefault(
+                    candidate,
+                    _PREFIX_QUALITY
+                    * (_PREFIX_SHARE_WEIGHT * share + (1 - _PREFIX_SHARE_WEIGHT) * closeness),
+                )
         limit = _allowed_typos(word)
         if word not in self.postings and limit:
+            # While a word is being typed, its completions beat look-alike words.
+            typo_scale = _TYPO_SCALE_WHEN_COMPLETING if completions else 1.0
             for candidate in self._similar_words(word):
                 distance = bounded_edit_distance(word, candidate, limit)
                 if distance <= limit:
-                    quality = _TYPO_QUALITY_BY_DISTANCE[distance]
+                    quality = _TYPO_QUALITY_BY_DISTANCE[distance] * typo_scale
                     if quality > expansions.get(candidate, 0.0):
                         expansions[candidate] = quality
         return tuple(expansions.items())
