@@ -367,18 +367,42 @@ def serve_command(
     dev: Annotated[
         bool, typer.Option("--dev", help="Disable JWT verification (local demos only)")
     ] = False,
+    output: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format",
+            help="text: log lines for people; json: one JSON line on stdout (host, port, "
+            "urls, dev) before serving, logs on stderr",
+        ),
+    ] = OutputFormat.text,
+    lang: Annotated[
+        Language | None,
+        typer.Option(
+            "--lang",
+            help="Default language of CDS cards and API answers, and of start-up messages: "
+            "en or zh; default $MGCARE_SERVICE_LANG, else en",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API and CDS Hooks services (JWT verification on unless --dev)."""
+    from mgcare.i18n import L
+
+    shown: Lang = lang.value if lang is not None else "en"
     try:
-        from mgcare.service.server import run_server
+        from mgcare.service.server import failure_line, run_server
         from mgcare.service.settings import SettingsError
         from mgcare.store.db import StoreUnavailable
     except ImportError:
-        fail("the service needs the `service` extra: pip install 'mgcare[service]'", EXIT_INTERNAL)
+        missing = L(
+            "the service needs the `service` extra: pip install 'mgcare[service]'",
+            "服务需要 `service` 附加组件：pip install 'mgcare[service]'",
+        )
+        fail(missing.get(shown), EXIT_INTERNAL)
     try:
-        run_server(host, port, workers, dev)
+        run_server(host, port, workers, dev, lang.value if lang else None, output.value)
     except (SettingsError, StoreUnavailable) as exc:
-        fail(str(exc))
+        fail(failure_line(exc, shown))
 
 
 class ScreenEngine(StrEnum):

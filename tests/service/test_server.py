@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mgcare.i18n import Lang
+from mgcare.service.server import web_exposure_warning
 from tests.service.cards_check import hook_request
 from tests.service.conftest import ISS_STATIC, Keys, TokenFactory, bearer
 from tests.service.live import free_port
@@ -26,6 +28,8 @@ pytestmark = pytest.mark.slow
 def server(workers: int, dev: bool, env: dict[str, str]) -> Iterator[tuple[str, Path]]:
     port = free_port()
     log = Path(env["MGCARE_SERVICE_DB"]).with_suffix(".log")
+    store = Path(env["MGCARE_SERVICE_DB"]).with_suffix(".store.sqlite3")
+    env = {"MGCARE_DATABASE_URL": f"sqlite:///{store}", **env}
     code = (
         "import sys; from mgcare.service.server import run_server; "
         "run_server('127.0.0.1', int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == '1')"
@@ -89,3 +93,11 @@ def test_two_workers_share_the_replay_store(
                 replay = second.post(url, json=body, headers=bearer(once))
                 assert replay.status_code == 401 and replay.content == b""
     assert "JWT verification is OFF" not in log.read_text()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_web_pages_beyond_loopback_get_a_warning(lang: Lang) -> None:
+    assert web_exposure_warning("127.0.0.1", lang) is None
+    assert web_exposure_warning("localhost", lang) is None
+    warning = web_exposure_warning("0.0.0.0", lang)
+    assert warning is not None and "0.0.0.0" in warning and "/app/" in warning

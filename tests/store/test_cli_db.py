@@ -189,3 +189,126 @@ def test_every_bad_input_is_refused_whole_with_its_reason(tmp_path: Path) -> Non
     )
     code, out, _ = db(url, "info", "--format", "json")
     assert all(count == 0 for count in json.loads(out)["tables"].values())
+
+
+# --- languages and formats (DESIGN.md 7) -------------------------------------------------------
+
+
+def test_message_catalogue_is_complete_in_both_languages() -> None:
+    """Every sentence has English and Chinese with the same placeholders (Chinese lead-ins may
+    name more); the Chinese is Chinese."""
+    import string
+
+    from mgcare.store.cli_messages import COUNTS, MESSAGES
+
+    def fields(template: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+    for key, (en, zh) in MESSAGES.items():
+        assert en.strip() and zh.strip(), key
+        if key.startswith("error"):  # English keeps the bare reason; Chinese names the object
+            assert fields(en) <= fields(zh) and "reason" in fields(en), key
+        else:
+            assert fields(en) == fields(zh), key
+        latin_only = fields(zh) and not zh.replace("{reason}", "").strip()
+        if not latin_only and key not in ("backup.kind_sqlite", "import.separator"):
+            assert any("\u4e00" <= ch <= "\u9fff" for ch in zh), key
+    assert MESSAGES["import.separator"][1] == "、"
+    for key, (one, many, zh) in COUNTS.items():
+        assert fields(one) == fields(many) == fields(zh) == {"n"}, key
+
+
+def test_import_in_chinese_names_each_file_with_a_translated_lead_in(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'zh.sqlite3'}"
+    missing = tmp_path / "missing.json"
+    code, out, err = db(
+        url, "import", str(BUNDLE), str(broken_bundle(tmp_path)), str(missing), "--lang", "zh"
+    )
+    assert code == 2
+    assert out == f"已导入 {BUNDLE} → 人员 1（化验 5 项、用药 2 种、诊断 2 项）\n"
+    lines = err.splitlines()
+    assert lines[0].startswith(f"mgcare: 无法导入 {tmp_path / 'no_unit.json'}：Observation/")
+    assert "no unit" in lines[0]  # the store's reason stays as it was raised
+    assert lines[1] == f"mgcare: 无法导入 {missing}：文件不存在"
+    assert lines[2] == "mgcare: 3 个文件中有 2 个未导入（其内容均未存储）；已导入 1 个"
+    code, out, _ = db(url, "import", str(BUNDLE), "--lang", "zh")
+    assert (code, out) == (0, f"已更新 {BUNDLE} → 人员 1（已存储，无新内容）\n")
+    code, out, _ = db(url, "list", "--lang", "zh")
+    header, row = out.splitlines()
+    assert header.split() == [
+        "编号",
+        "外部编号",
+        "姓名",
+        "性别",
+        "年龄",
+        "最近血镁",
+        "血镁日期",
+        "化验数",
+    ]
+    assert " 女 " in row and "0.55 mmol/L" in row
+    code, out, _ = db(url, "info", "--lang", "zh")
+    assert out.splitlines()[:2] == [f"数据库    {url}", "后端      sqlite"]
+    code, _, err = db(url, "export", "nobody", "--lang", "zh")
+    assert (code, err) == (
+        2,
+        "mgcare: 无法导出 nobody：no person with store id or external id 'nobody'\n",
+    )
+
+
+def test_import_json_reports_every_file(tmp_path: Path) -> None:
+    """`--format json`: one entry per file in order; failures keep exit 2 and the summary line."""
+    url = f"sqlite:///{tmp_path / 'json.sqlite3'}"
+    bad = tmp_path / "bad.json"
+    bad.write_text("[", encoding="utf-8")
+    code, out, err = db(url, "import", str(DEMO), str(bad), str(DEMO), "--format", "json")
+    assert code == 2
+    assert err == "mgcare: 1 of 3 files not imported (nothing of it was stored); 2 imported\n"
+    assert json.loads(out) == [
+        {
+            "file": str(DEMO),
+            "status": "imported",
+            "person_id": 1,
+            "counts": {"labs": 4, "medications": 2, "conditions": 2, "food_log": 4},
+            "reason": None,
+        },
+        {
+            "file": str(bad),
+            "status": "failed",
+            "person_id": None,
+            "counts": None,
+            "reason": "malformed JSON (Expecting value at line 1, column 2)",
+        },
+        {
+            "file": str(DEMO),
+            "status": "updated",
+            "person_id": 1,
+            "counts": {"labs": 0, "medications": 0, "conditions": 0, "food_log": 0},
+            "reason": None,
+        },
+    ]
+
+
+def test_backup_json_and_chinese(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'live.sqlite3'}"
+    assert db(url, "import", str(BUNDLE))[0] == 0
+    target = tmp_path / "copy.sqlite3"
+    code, out, _ = db(url, "backup", str(target), "--format", "json")
+    assert code == 0
+    assert json.loads(out) == {
+        "path": str(target),
+        "bytes": target.stat().st_size,
+        "backend": "sqlite",
+    }
+    code, _, err = db(url, "backup", str(target), "--lang", "zh")
+    assert (code, err) == (2, f"mgcare: {target} 已存在；请换一个文件名，或加 --force 覆盖\n")
+    code, out, _ = db(url, "backup", str(target), "--force", "--lang", "zh")
+    assert code == 0 and out.startswith(f"已备份 1 名人员到 {target}（") and "SQLite）" in out
+
+
+def test_unusable_database_in_chinese_is_one_line() -> None:
+    url = "mysql+nosuchdriver://h/db"
+    for command, lead in ((["list"], "无法列出人员："), (["import", str(BUNDLE)], "无法导入：")):
+        code, out, err = db(url, *command, "--lang", "zh")
+        assert (code, out) == (2, "")
+        assert err.startswith(f"mgcare: {lead}not a usable database URL: mysql+nosuchdriver")
+        assert err.count("\n") == 1

@@ -6,6 +6,7 @@ import logging
 import re
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -357,3 +358,15 @@ def test_person_list_pages_through_every_person(web: WebApp, client: TestClient)
     assert seen == total
     assert 'id="page-prev"' in client.get("/app/?page=2").text
     assert client.get("/app/?page=abc").status_code == 200
+
+
+def test_service_default_language_applies_when_the_browser_states_none(tmp_path: Path) -> None:
+    """`mgcare serve --lang zh` (Settings.lang) makes the pages Chinese for a browser that sends
+    no usable Accept-Language; a browser preference or ?lang still wins."""
+    from tests.web.conftest import make_web_app
+
+    web = make_web_app(tmp_path, lang="zh")
+    client = TestClient(web.app, follow_redirects=False)
+    assert 'lang="zh-Hans"' in client.get("/app/", headers={"accept-language": "fr"}).text
+    assert 'lang="en"' in client.get("/app/", headers={"accept-language": "en-GB"}).text
+    assert 'lang="en"' in client.get("/app/?lang=en").text

@@ -126,6 +126,9 @@ def test_language_choice() -> None:
     assert choose_lang(None, None, "en;q=0.4, zh-CN;q=0.9") == "zh"
     assert choose_lang(None, None, "fr, de") == "en"
     assert choose_lang(None, None, None) == "en"
+    # `mgcare serve --lang zh`: the service default applies when the browser states nothing usable.
+    assert choose_lang(None, None, "fr, de", "zh") == "zh"
+    assert choose_lang(None, None, "en", "zh") == "en"
 
 
 @given(st.text(max_size=200))

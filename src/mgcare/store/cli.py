@@ -1,9 +1,12 @@
 """`mgcare db ...`: inspect, import into, list, export and back up the store.
 
 Every command takes `--database URL` (default `$MGCARE_DATABASE_URL`, else the SQLite file in
-the user data directory) and brings the schema up to date on first use. Messages are English:
-the web app is the bilingual surface. A locked, missing or unreachable database, a refused
-value and bad input each end with one line on stderr and exit code 2, never a traceback.
+the user data directory) and brings the schema up to date on first use, and `--lang en|zh` for
+its messages (DESIGN.md 7; the sentences live in `cli_messages`). `--format text|json` chooses
+people's text or programs' JSON (on `export` it chooses the export format instead). A locked,
+missing or unreachable database, a refused value and bad input each end with one line on stderr
+and exit code 2, never a traceback; in Chinese that line is a translated lead-in followed by the
+lower layer's English reason.
 
 Imports: each file is one transaction (all of it is stored or none of it); a bad file does
 not stop the others, the command names every file that failed and exits 2 if any did.
@@ -27,6 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+
+from mgcare.store import cli_messages as msg
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -57,6 +62,20 @@ class ListFormat(StrEnum):
     json = "json"
 
 
+class Language(StrEnum):
+    """The same values as `mgcare.cli.Language`, defined here because `mgcare.cli` imports this
+    module while it loads (importing it back would be circular)."""
+
+    en = "en"
+    zh = "zh"
+
+
+FormatOption = Annotated[
+    ListFormat, typer.Option("--format", help="text for people, json for programs")
+]
+LangOption = Annotated[Language, typer.Option("--lang", help="en or zh (Simplified Chinese)")]
+
+
 class ExportFormat(StrEnum):
     fhir = "fhir"
     csv = "csv"
@@ -68,16 +87,21 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_INVALID)
 
 
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
 @contextmanager
-def _one_line_errors() -> Iterator[None]:
-    """Store and input failures end the command with their one-line message."""
+def _one_line_errors(lang: Language, key: str = "error", **params: object) -> Iterator[None]:
+    """Store and input failures end the command with their one-line message; in Chinese
+    behind the lead-in `key` (the English line is unchanged)."""
     from mgcare.inputs import InputError
     from mgcare.store.repository import StoreError, StoreUnavailable
 
     try:
         yield
     except (StoreUnavailable, StoreError, InputError) as exc:
-        _fail(" ".join(str(exc).split()))
+        _fail(msg.text(lang.value, key, reason=_reason(exc), **params))
 
 
 def _open(database: str | None) -> Engine:
@@ -100,10 +124,11 @@ def _print_json(data: object) -> None:
 @db_app.command("info")
 def info_command(
     database: DatabaseOption = None,
-    output: Annotated[ListFormat, typer.Option("--format", help="text or json")] = ListFormat.text,
+    output: FormatOption = ListFormat.text,
+    lang: LangOption = Language.en,
 ) -> None:
     """Where the database is, which backend and schema revision, and rows per table."""
-    with _one_line_errors():
+    with _one_line_errors(lang, "error.info"):
         from mgcare.store.db import masked_url
         from mgcare.store.migrations import current_revision
         from mgcare.store.repository import table_counts
@@ -121,9 +146,9 @@ def info_command(
     if output is ListFormat.json:
         _print_json(data)
         return
-    sys.stdout.write(f"database  {data['url']}\n")
-    sys.stdout.write(f"backend   {data['backend']}\n")
-    sys.stdout.write(f"revision  {data['revision']}\n")
+    sys.stdout.write(msg.text(lang.value, "info.database", url=data["url"]) + "\n")
+    sys.stdout.write(msg.text(lang.value, "info.backend", backend=data["backend"]) + "\n")
+    sys.stdout.write(msg.text(lang.value, "info.revision", revision=data["revision"]) + "\n")
     tables: dict[str, int] = data["tables"]  # type: ignore[assignment]
     width = max(len(name) for name in tables)
     for name, count in tables.items():
@@ -133,46 +158,55 @@ def info_command(
 # --- import ------------------------------------------------------------------------------------
 
 
-def _read_document(path: Path) -> Any:
+def _read_document(path: Path, lang: Language) -> Any:
     from mgcare.inputs import MAX_INPUT_BYTES, InputError
+
+    def refuse(key: str, **params: object) -> InputError:
+        return InputError(msg.text(lang.value, key, **params))
 
     try:
         if path.stat().st_size > MAX_INPUT_BYTES:
-            raise InputError(f"file is larger than {MAX_INPUT_BYTES // (1024 * 1024)} MiB")
+            raise refuse("import.too_large", mib=MAX_INPUT_BYTES // (1024 * 1024))
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError("no such file") from None
+        raise refuse("import.no_such_file") from None
     except IsADirectoryError:
-        raise InputError("is a directory, not a file") from None
+        raise refuse("import.directory") from None
     except UnicodeDecodeError:
-        raise InputError("not UTF-8 text") from None
+        raise refuse("import.not_utf8") from None
     except OSError as exc:
-        raise InputError(f"cannot read ({exc.strerror})") from None
+        raise refuse("import.cannot_read", reason=exc.strerror) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(
-            f"malformed JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        raise refuse(
+            "import.malformed", reason=exc.msg, line=exc.lineno, column=exc.colno
         ) from None
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
+def _counts(result: ImportResult) -> dict[str, int]:
+    return {
+        "labs": result.labs,
+        "medications": result.medications,
+        "conditions": result.conditions,
+        "food_log": result.food_log,
+    }
 
 
-def _added(result: ImportResult) -> str:
+def _added(result: ImportResult, lang: Language) -> str:
     parts = [
-        _plural(result.labs, "lab"),
-        _plural(result.medications, "medication"),
-        _plural(result.conditions, "condition"),
+        msg.count(lang.value, "lab", result.labs),
+        msg.count(lang.value, "medication", result.medications),
+        msg.count(lang.value, "condition", result.conditions),
     ]
     if result.food_log:
-        parts.append(_plural(result.food_log, "food-log row"))
+        parts.append(msg.count(lang.value, "food_log", result.food_log))
+    joined = msg.text(lang.value, "import.separator").join(parts)
     if result.created:
-        return ", ".join(parts)
-    if not (result.labs or result.medications or result.conditions or result.food_log):
-        return "already stored, nothing new"
-    return "new: " + ", ".join(parts)
+        return joined
+    if not any(_counts(result).values()):
+        return msg.text(lang.value, "import.nothing_new")
+    return msg.text(lang.value, "import.new", parts=joined)
 
 
 @db_app.command("import")
@@ -184,48 +218,94 @@ def import_command(
     today: Annotated[
         str | None, typer.Option("--today", help="Date for plausibility checks (YYYY-MM-DD)")
     ] = None,
+    output: Annotated[
+        ListFormat,
+        typer.Option(
+            "--format",
+            help="text for people; json for programs: a list of {file, status "
+            "(imported|updated|failed), person_id, counts, reason}",
+        ),
+    ] = ListFormat.text,
+    lang: LangOption = Language.en,
 ) -> None:
     """Import files; each file is stored whole or not at all. A person already stored
     (same patient id) is updated: new results appended, duplicates skipped."""
     from mgcare.inputs import InputError
 
-    with _one_line_errors():
+    as_json = output is ListFormat.json
+    outcomes: list[dict[str, Any]] = []
+    failed: list[Path] = []
+    with _one_line_errors(lang, "error.import"):
         from mgcare.knowledge import load_knowledge
         from mgcare.store.repository import StoreError, import_document
 
-        day = _parse_day(today)
+        day = _parse_day(today, lang)
         knowledge = load_knowledge()
         engine = _open(database)
-        failed: list[Path] = []
         try:
             for path in files:
                 try:
-                    document = _read_document(path)
+                    document = _read_document(path, lang)
                     result = import_document(engine, document, knowledge, day)
                 except (InputError, StoreError) as exc:
-                    reason = " ".join(str(exc).split())
-                    sys.stderr.write(f"mgcare: {path}: {reason}\n")
+                    reason = _reason(exc)
                     failed.append(path)
+                    outcomes.append(
+                        {
+                            "file": str(path),
+                            "status": "failed",
+                            "person_id": None,
+                            "counts": None,
+                            "reason": reason,
+                        }
+                    )
+                    if not as_json:
+                        line = msg.text(lang.value, "error.import_file", file=path, reason=reason)
+                        sys.stderr.write(f"mgcare: {line}\n")
                     continue
-                verb = "imported" if result.created else "updated"
-                sys.stdout.write(f"{verb} {path} → person {result.person_id} ({_added(result)})\n")
+                status = "imported" if result.created else "updated"
+                outcomes.append(
+                    {
+                        "file": str(path),
+                        "status": status,
+                        "person_id": result.person_id,
+                        "counts": _counts(result),
+                        "reason": None,
+                    }
+                )
+                if not as_json:
+                    line = msg.text(
+                        lang.value,
+                        f"import.{status}",
+                        file=path,
+                        person=result.person_id,
+                        added=_added(result, lang),
+                    )
+                    sys.stdout.write(line + "\n")
         finally:
             engine.dispose()
+            if as_json and outcomes:  # what was done before a store failure is still reported
+                _print_json(outcomes)
     if failed:
-        stored = len(files) - len(failed)
+        key = "import.summary_one" if len(failed) == 1 else "import.summary_many"
         _fail(
-            f"{len(failed)} of {_plural(len(files), 'file')} not imported (nothing of "
-            f"{'it' if len(failed) == 1 else 'them'} was stored); {stored} imported"
+            msg.text(
+                lang.value,
+                key,
+                failed=len(failed),
+                files=msg.count(lang.value, "file", len(files)),
+                stored=len(files) - len(failed),
+            )
         )
 
 
-def _parse_day(text: str | None) -> date:
+def _parse_day(text: str | None, lang: Language) -> date:
     if text is None:
         return date.today()
     try:
         return date.fromisoformat(text)
     except ValueError:
-        _fail(f"--today must be a date YYYY-MM-DD, not {text!r}")
+        _fail(msg.text(lang.value, "bad_today", text=text))
 
 
 # --- list --------------------------------------------------------------------------------------
@@ -278,6 +358,13 @@ def _short(text: str | None, limit: int = 36) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _sex(sex: str | None, lang: Language) -> str:
+    if not sex:
+        return "-"
+    key = f"sex.{sex}"
+    return msg.text(lang.value, key) if key in msg.MESSAGES else sex
+
+
 @db_app.command("list")
 def list_command(
     database: DatabaseOption = None,
@@ -286,10 +373,11 @@ def list_command(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many (1-1000)")] = 200,
     offset: Annotated[int, typer.Option("--offset", help="Skip this many first")] = 0,
-    output: Annotated[ListFormat, typer.Option("--format", help="text or json")] = ListFormat.text,
+    output: FormatOption = ListFormat.text,
+    lang: LangOption = Language.en,
 ) -> None:
     """Stored persons with their latest serum magnesium as reported."""
-    with _one_line_errors():
+    with _one_line_errors(lang, "error.list"):
         from mgcare.store.repository import list_persons
 
         engine = _open(database)
@@ -301,7 +389,7 @@ def list_command(
         _print_json([_listing_json(item) for item in persons])
         return
     if not persons:
-        sys.stdout.write("no persons stored" + (" match" if search else "") + "\n")
+        sys.stdout.write(msg.text(lang.value, "list.none_match" if search else "list.none") + "\n")
         return
     rows = []
     for item in persons:
@@ -311,21 +399,21 @@ def list_command(
                 str(item.person_id),
                 _short(item.external_id),
                 _short(item.display_name, 28),
-                item.sex or "-",
+                _sex(item.sex, lang),
                 "-" if item.age_years is None else str(item.age_years),
                 "-" if latest is None else f"{latest.value:g} {latest.unit}",
                 "-" if latest is None else latest.effective[:10],
                 str(item.lab_count),
             ]
         )
-    header = ["id", "external id", "name", "sex", "age", "latest Mg", "Mg date", "labs"]
+    header = msg.text(lang.value, "list.header").split("|")
     sys.stdout.write(_table(header, rows, numeric={0, 4, 7}))
 
 
 # --- export ------------------------------------------------------------------------------------
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _write_atomically(path: Path, text: str, lang: Language) -> None:
     """Write the whole file or nothing: a temporary file beside it, then a rename."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -338,7 +426,7 @@ def _write_atomically(path: Path, text: str) -> None:
             Path(temporary).unlink(missing_ok=True)
             raise
     except OSError as exc:
-        _fail(f"cannot write {path}: {exc.strerror or exc}")
+        _fail(msg.text(lang.value, "write_failed", path=path, reason=exc.strerror or exc))
 
 
 @db_app.command("export")
@@ -351,9 +439,11 @@ def export_command(
         Path | None, typer.Option("--out", help="Write to this file (default: standard output)")
     ] = None,
     database: DatabaseOption = None,
+    lang: LangOption = Language.en,
 ) -> None:
-    """One person as a FHIR R4 collection Bundle, lab results as CSV, or mgcare JSON."""
-    with _one_line_errors():
+    """One person as a FHIR R4 collection Bundle, lab results as CSV, or mgcare JSON.
+    `--format` here is the export's format; `--lang` sets the language of messages only."""
+    with _one_line_errors(lang, "error.export", person=person):
         from mgcare.store import repository as repo
 
         engine = _open(database)
@@ -374,23 +464,21 @@ def export_command(
     if out is None:
         sys.stdout.write(text)
     else:
-        _write_atomically(out, text)
-        sys.stdout.write(f"exported person {person_id} as {output.value} to {out}\n")
+        _write_atomically(out, text, lang)
+        done = msg.text(lang.value, "export.done", person=person_id, format=output.value, path=out)
+        sys.stdout.write(done + "\n")
 
 
 # --- backup ------------------------------------------------------------------------------------
 
 
-def _pg_dump(engine: Engine, target: Path) -> None:
+def _pg_dump(engine: Engine, target: Path, lang: Language) -> None:
     """PostgreSQL: run pg_dump (custom format, for pg_restore); the password goes through
     the environment, never the command line."""
     executable = shutil.which("pg_dump")
     shown = engine.url.render_as_string(hide_password=True)
     if executable is None:
-        _fail(
-            f"backup of PostgreSQL ({shown}) needs pg_dump, which is not on PATH; install the "
-            "PostgreSQL client tools or run: pg_dump -Fc -f FILE DBNAME"
-        )
+        _fail(msg.text(lang.value, "backup.no_pg_dump", url=shown))
     url = engine.url
     command = [executable, "--format=custom", f"--file={target}", "--no-password"]
     if url.host:
@@ -412,7 +500,8 @@ def _pg_dump(engine: Engine, target: Path) -> None:
         reason = next((line for line in done.stderr.splitlines() if line.strip()), "failed")
         if url.password:
             reason = reason.replace(str(url.password), "***")
-        _fail(f"pg_dump of {shown} failed: {reason.removeprefix('pg_dump: error: ')}")
+        reason = reason.removeprefix("pg_dump: error: ")
+        _fail(msg.text(lang.value, "backup.pg_dump_failed", url=shown, reason=reason))
 
 
 @db_app.command("backup")
@@ -420,14 +509,19 @@ def backup_command(
     path: Annotated[Path, typer.Argument(help="File to write the copy to")],
     database: DatabaseOption = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file")] = False,
+    output: Annotated[
+        ListFormat,
+        typer.Option("--format", help="text for people; json for programs: {path, bytes, backend}"),
+    ] = ListFormat.text,
+    lang: LangOption = Language.en,
 ) -> None:
     """A consistent copy while the database is in use: SQLite's online backup, or pg_dump's
     custom format for PostgreSQL (restore with pg_restore)."""
     if path.exists() and not force:
-        _fail(f"{path} exists; choose a new file or pass --force")
+        _fail(msg.text(lang.value, "backup.exists", path=path))
     if path.is_dir():
-        _fail(f"{path} is a directory; give a file name")
-    with _one_line_errors():
+        _fail(msg.text(lang.value, "backup.directory", path=path))
+    with _one_line_errors(lang, "error.backup", path=path):
         from mgcare.store.repository import backup, table_counts
 
         engine = _open(database)
@@ -438,11 +532,22 @@ def backup_command(
                     path.unlink(missing_ok=True)
                 backup(engine, path)
             else:
-                _pg_dump(engine, path)
+                _pg_dump(engine, path, lang)
         finally:
             engine.dispose()
     size = path.stat().st_size
-    sys.stdout.write(
-        f"backed up {_plural(persons, 'person')} to {path} ({size / 1024:.0f} KiB, "
-        f"{'pg_dump custom format' if engine.dialect.name != 'sqlite' else 'SQLite'})\n"
+    backend = engine.dialect.name
+    if output is ListFormat.json:
+        _print_json({"path": str(path), "bytes": size, "backend": backend})
+        return
+    line = msg.text(
+        lang.value,
+        "backup.done",
+        persons=msg.count(lang.value, "person", persons),
+        path=path,
+        kib=f"{size / 1024:.0f}",
+        kind=msg.text(
+            lang.value, "backup.kind_sqlite" if backend == "sqlite" else "backup.kind_pg"
+        ),
     )
+    sys.stdout.write(line + "\n")

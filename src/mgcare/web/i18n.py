@@ -71,8 +71,11 @@ def load_catalogue(path: Path = CATALOGUE) -> Catalogue:
     return Catalogue({"en": en, "zh": zh})
 
 
-def choose_lang(query: str | None, cookie: str | None, accept_language: str | None) -> Lang:
-    """`?lang=` wins, then the cookie, then the browser's first zh*/en* preference (else en)."""
+def choose_lang(
+    query: str | None, cookie: str | None, accept_language: str | None, default: Lang = "en"
+) -> Lang:
+    """`?lang=` wins, then the cookie, then the browser's first zh*/en* preference, then the
+    service's default (`mgcare serve --lang`)."""
     for value in (query, cookie):
         if value in ("en", "zh"):
             return value  # type: ignore[return-value]
@@ -87,4 +90,4 @@ def choose_lang(query: str | None, cookie: str | None, accept_language: str | No
                 quality = 0.0
         if quality > 0 and tag.startswith(("zh", "en")):
             ranked.append((-quality, position, "zh" if tag.startswith("zh") else "en"))
-    return min(ranked)[2] if ranked else "en"
+    return min(ranked)[2] if ranked else default

@@ -121,7 +121,10 @@ class Page:
         web = web_state(request.app)
         query = request.query_params.get("lang")
         lang = choose_lang(
-            query, request.cookies.get(LANG_COOKIE), request.headers.get("accept-language")
+            query,
+            request.cookies.get(LANG_COOKIE),
+            request.headers.get("accept-language"),
+            web.settings.lang,
         )
         cookie = request.cookies.get(CSRF_COOKIE)
         fresh = not usable_token(cookie)
@@ -690,6 +693,7 @@ def _search_lang(request: Request) -> Lang:
         request.query_params.get("lang"),
         request.cookies.get(LANG_COOKIE),
         request.headers.get("accept-language"),
+        web_state(request.app).settings.lang,
     )
 
 
