@@ -312,3 +312,27 @@ def test_unusable_database_in_chinese_is_one_line() -> None:
         assert (code, out) == (2, "")
         assert err.startswith(f"mgcare: {lead}not a usable database URL: mysql+nosuchdriver")
         assert err.count("\n") == 1
+
+
+def test_import_stores_the_assessment_with_its_versions(tmp_path: Path) -> None:
+    """The store keeps the history of what mgcare said: each import that adds data stores the
+    assessment with the mgcare and knowledge-pack versions; re-importing nothing new adds none."""
+    from mgcare import __version__
+    from mgcare.knowledge import load_knowledge
+    from mgcare.store import make_engine
+    from mgcare.store.repository import assessments
+
+    url = f"sqlite:///{tmp_path / 'history.sqlite3'}"
+    demo = "src/mgcare/demo/demo_patient.json"
+    for _ in range(2):
+        done = run_mgcare("db", "import", demo, "--database", url)
+        assert done.returncode == 0, done.stderr
+    engine = make_engine(url)
+    try:
+        stored = assessments(engine, 1)
+    finally:
+        engine.dispose()
+    assert len(stored) == 1
+    assert stored[0].mgcare_version == __version__
+    assert stored[0].knowledge_version == load_knowledge().version
+    assert stored[0].serum_magnesium is not None

@@ -370,3 +370,29 @@ def test_service_default_language_applies_when_the_browser_states_none(tmp_path:
     assert 'lang="zh-Hans"' in client.get("/app/", headers={"accept-language": "fr"}).text
     assert 'lang="en"' in client.get("/app/", headers={"accept-language": "en-GB"}).text
     assert 'lang="en"' in client.get("/app/?lang=en").text
+
+
+def test_each_change_stores_the_assessment_with_its_versions(
+    client: TestClient, new_person: Callable[..., int], web: WebApp
+) -> None:
+    """History of what mgcare said: a saved lab adds one stored assessment that carries the
+    result, the mgcare version and the knowledge-pack version; a refused form adds none."""
+    from mgcare import __version__
+    from mgcare.store.repository import assessments
+
+    person = new_person()
+    good = {"analyte": "magnesium", "value": "0.55", "unit": "mmol/L", "effective": "2026-11-20"}
+    assert submit(client, f"/app/persons/{person}/labs/new", good).status_code == 303
+    assert (
+        submit(client, f"/app/persons/{person}/labs/new", {**good, "unit": ""}).status_code == 422
+    )
+    engine = make_engine(web.url)
+    try:
+        stored = assessments(engine, person)
+    finally:
+        engine.dispose()
+    assert len(stored) == 1
+    assert stored[0].mgcare_version == __version__
+    assert stored[0].knowledge_version == web.app.state.mgcare.knowledge.version
+    assert stored[0].serum_magnesium is not None
+    assert stored[0].serum_magnesium.mmol_l == float(good["value"])

@@ -36,6 +36,7 @@ from mgcare.store import cli_messages as msg
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from mgcare.knowledge import Knowledge
     from mgcare.store.repository import ImportResult, PersonListing
 
 EXIT_INVALID = 2
@@ -193,6 +194,24 @@ def _counts(result: ImportResult) -> dict[str, int]:
     }
 
 
+def _record_assessment(
+    engine: Engine, person_id: int, knowledge: Knowledge, day: date, lang: Language
+) -> None:
+    """Store what mgcare says of the person now, with the versions that said it (the history
+    of assessments). The food log needs an age; without one the assessment is made without it."""
+    from mgcare.diet.foods import load_food_database
+    from mgcare.store.repository import person_record, save_assessment
+    from mgcare.views import ViewError, assessment
+
+    record = person_record(engine, person_id)
+    try:
+        result = assessment(record, knowledge, load_food_database(), day, lang.value)
+    except ViewError:
+        bare = record.model_copy(update={"food_log": ()})
+        result = assessment(bare, knowledge, load_food_database(), day, lang.value)
+    save_assessment(engine, person_id, result, day)
+
+
 def _added(result: ImportResult, lang: Language) -> str:
     parts = [
         msg.count(lang.value, "lab", result.labs),
@@ -263,6 +282,8 @@ def import_command(
                         line = msg.text(lang.value, "error.import_file", file=path, reason=reason)
                         sys.stderr.write(f"mgcare: {line}\n")
                     continue
+                if result.created or any(_counts(result).values()):
+                    _record_assessment(engine, result.person_id, knowledge, day, lang)
                 status = "imported" if result.created else "updated"
                 outcomes.append(
                     {

@@ -134,6 +134,20 @@ def status_label(status: str, lang: Lang) -> str:
     return label.get(lang) if label is not None else status
 
 
+def assess_record(
+    record: PatientRecord, *, as_of: date, lang: Lang, intake: IntakeCache
+) -> tuple[Assessment, str | None]:
+    """The assessment the dashboard shows: with the newest food-log day, or without the food
+    log (and the reason) when that day cannot be evaluated."""
+    _, day_rows = latest_food_day(record.food_log)
+    day_record = record.model_copy(update={"food_log": tuple(day_rows)})
+    try:
+        return intake.assessment(day_record, as_of, lang), None
+    except ViewError as exc:
+        bare = record.model_copy(update={"food_log": ()})
+        return intake.assessment(bare, as_of, lang), str(exc)
+
+
 def build_dashboard(
     record: PatientRecord,
     mg_history: Sequence[tuple[str, float, str, float | None]],
@@ -150,13 +164,7 @@ def build_dashboard(
     `mg_history` is (effective, value, unit, mmol/L or None) per stored magnesium result, oldest
     first, as `mgcare.store.repository.history` returns them."""
     food_day, day_rows = latest_food_day(record.food_log)
-    day_record = record.model_copy(update={"food_log": tuple(day_rows)})
-    intake_problem = None
-    try:
-        result = intake.assessment(day_record, as_of, lang)
-    except ViewError as exc:
-        intake_problem = str(exc)
-        result = intake.assessment(record.model_copy(update={"food_log": ()}), as_of, lang)
+    result, intake_problem = assess_record(record, as_of=as_of, lang=lang, intake=intake)
     latest = None
     if result.serum_magnesium is None and mg_history:
         effective, value, unit, _ = mg_history[-1]

@@ -39,7 +39,7 @@ from mgcare.store.db import StoreUnavailable
 from mgcare.views import food_hit
 from mgcare.web.app import WebState, web_state
 from mgcare.web.csrf import CSRF_COOKIE, CSRF_FIELD, form_allowed, new_token, usable_token
-from mgcare.web.dashboard import build_dashboard, listing_status, status_label
+from mgcare.web.dashboard import assess_record, build_dashboard, listing_status, status_label
 from mgcare.web.forms import (
     Outcome,
     check_condition,
@@ -534,7 +534,21 @@ async def lab_create(request: Request, person_id: str) -> Response:
     lab = outcome.value
     engine = web.store.engine()
     await run_in_threadpool(repo.add_lab, engine, listing.person_id, lab, web.knowledge)
+    await run_in_threadpool(_record_assessment, web, listing.person_id, page.lang)
     return _redirect(page, f"/app/persons/{listing.person_id}?saved=lab")
+
+
+def _record_assessment(web: WebState, person_id: int, lang: Lang) -> None:
+    """Keep the history of what mgcare said: after every change of a person's data, the new
+    assessment is stored with the mgcare and knowledge-pack versions that produced it. It is
+    derived data, so a failure here never undoes the change the user made (it is logged)."""
+    engine = web.store.engine()
+    try:
+        record = repo.person_record(engine, person_id)
+        assessment, _ = assess_record(record, as_of=web.today(), lang=lang, intake=web.intake)
+        repo.save_assessment(engine, person_id, assessment, web.today())
+    except (repo.StoreError, StoreUnavailable) as exc:
+        log.warning("assessment of person %s not stored: %s", person_id, exc)
 
 
 # --- medication, condition, food -------------------------------------------------------------
@@ -582,6 +596,7 @@ async def medication_create(request: Request, person_id: str) -> Response:
         )
     engine = web.store.engine()
     await run_in_threadpool(repo.add_medication, engine, listing.person_id, outcome.value)
+    await run_in_threadpool(_record_assessment, web, listing.person_id, page.lang)
     return _redirect(page, f"/app/persons/{listing.person_id}?saved=medication")
 
 
@@ -605,6 +620,7 @@ async def condition_create(request: Request, person_id: str) -> Response:
         )
     engine = web.store.engine()
     await run_in_threadpool(repo.add_condition, engine, listing.person_id, outcome.value)
+    await run_in_threadpool(_record_assessment, web, listing.person_id, page.lang)
     return _redirect(page, f"/app/persons/{listing.person_id}?saved=condition")
 
 
@@ -638,6 +654,7 @@ async def food_create(request: Request, person_id: str) -> Response:
         return _simple_page(page, "food_form.html", listing, values, outcome, "new_food_title")
     engine = web.store.engine()
     await run_in_threadpool(repo.add_food_entry, engine, listing.person_id, outcome.value)
+    await run_in_threadpool(_record_assessment, web, listing.person_id, page.lang)
     return _redirect(page, f"/app/persons/{listing.person_id}?saved=food")
 
 
