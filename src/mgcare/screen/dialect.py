@@ -44,6 +44,13 @@ class Dialect:
         joined = ", ".join(items)
         return f"list_value({joined})" if self.name == "duckdb" else f"array({joined})"
 
+    def struct(self, fields: Sequence[tuple[str, str]]) -> str:
+        """A struct of (name, expression) pairs. Both engines order structs field by field, so
+        max() of a struct is the row that wins a multi-column tie order, in one aggregate."""
+        if self.name == "duckdb":
+            return "struct_pack(" + ", ".join(f"{n} := {e}" for n, e in fields) + ")"
+        return "named_struct(" + ", ".join(f"'{n}', {e}" for n, e in fields) + ")"
+
     def empty_text_array(self) -> str:
         if self.name == "duckdb":
             return "CAST([] AS VARCHAR[])"

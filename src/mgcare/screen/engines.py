@@ -23,6 +23,7 @@ ColumnType = Literal["text", "double", "bool", "date", "bigint"]
 DEFAULT_MEMORY_LIMIT = "2GB"
 MEMORY_ENV = "MGCARE_SCREEN_MEMORY"
 SPARK_SHUFFLE_PARTITIONS = "8"
+SPARK_PLAN_STRING_MAX = "200000"
 
 
 class Engine(Protocol):
@@ -245,6 +246,9 @@ def spark_session(
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.adaptive.enabled", "true")
+        # the screening plans nest cached tables whose descriptions Spark builds as one string
+        # for its listeners: unbounded, that string alone can exhaust the driver heap
+        .config("spark.sql.maxPlanStringLength", SPARK_PLAN_STRING_MAX)
         .config("spark.driver.memory", os.environ.get("MGCARE_SPARK_DRIVER_MEMORY", "2g"))
     )
     session = builder.getOrCreate()

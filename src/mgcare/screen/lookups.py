@@ -178,12 +178,25 @@ def lab_map(
     return rows, rejected
 
 
+def analyte_numbers(knowledge: Knowledge) -> dict[str, int]:
+    """A small integer per analyte: the lab SQL compares integers on every row, not text."""
+    return {analyte: index for index, analyte in enumerate(sorted(knowledge.analytes), start=1)}
+
+
+def mislabel_bit(unit: str, knowledge: Knowledge) -> int:
+    """The bit of `unit` in the per-row masks of likely units (0 when the unit cannot take part
+    in mislabel corroboration): same-day corroboration is then one bitwise AND."""
+    units = mislabel_units(knowledge)
+    return 1 << units.index(unit) if unit in units else 0
+
+
 def lab_map_columns(knowledge: Knowledge) -> list[tuple[str, str]]:
-    """(name, type) of the lab map table: type is one of text, double, bool."""
+    """(name, type) of the lab map table: type is one of text, double, bool, bigint."""
     columns = [
         ("loinc", "text"),
         ("unit_raw", "text"),
         ("analyte", "text"),
+        ("analyte_no", "bigint"),
         ("ucum", "text"),
         ("canon_ident", "bool"),
         ("canon_mul", "double"),
@@ -197,6 +210,7 @@ def lab_map_columns(knowledge: Knowledge) -> list[tuple[str, str]]:
     for index in range(1, max_alternatives(knowledge) + 1):
         columns += [
             (f"a{index}_unit", "text"),
+            (f"a{index}_bit", "bigint"),
             (f"a{index}p_lo", "double"),
             (f"a{index}p_hi", "double"),
             (f"a{index}t_lo", "double"),
@@ -207,6 +221,7 @@ def lab_map_columns(knowledge: Knowledge) -> list[tuple[str, str]]:
 
 def lab_map_tuples(rows: Sequence[LabMapRow], knowledge: Knowledge) -> list[tuple[object, ...]]:
     width = max_alternatives(knowledge)
+    numbers = analyte_numbers(knowledge)
     out: list[tuple[object, ...]] = []
     for row in rows:
         bounds = row.intervals()
@@ -214,6 +229,7 @@ def lab_map_tuples(rows: Sequence[LabMapRow], knowledge: Knowledge) -> list[tupl
             row.loinc,
             row.unit_raw,
             row.analyte,
+            numbers[row.analyte],
             row.ucum,
             row.canon.identity,
             row.canon.multiply,
@@ -224,13 +240,15 @@ def lab_map_tuples(rows: Sequence[LabMapRow], knowledge: Knowledge) -> list[tupl
         ]
         for index in range(1, width + 1):
             if index <= len(row.alternatives):
+                unit = row.alternatives[index - 1][0]
                 values += [
-                    row.alternatives[index - 1][0],
+                    unit,
+                    mislabel_bit(unit, knowledge),
                     *bounds[f"a{index}p"],
                     *bounds[f"a{index}t"],
                 ]
             else:
-                values += [None, *EMPTY, *EMPTY]
+                values += [None, 0, *EMPTY, *EMPTY]
         out.append(tuple(values))
     return out
 
@@ -312,6 +330,7 @@ __all__ = [
     "Conversion",
     "DrugFacts",
     "LabMapRow",
+    "analyte_numbers",
     "condition_map",
     "conversion",
     "drug_facts",
@@ -320,5 +339,6 @@ __all__ = [
     "lab_map_tuples",
     "max_alternatives",
     "medication_map",
+    "mislabel_bit",
     "mislabel_units",
 ]

@@ -180,6 +180,7 @@ class Run:
 
     # --- labs -----------------------------------------------------------------------------------------
     def labs(self, check_duplicates: bool | None) -> dict[str, Any]:
+        self.create(self.q.lab_values())
         profile = self.engine.fetch(self.q.lab_profile())
         pairs = [(loinc, unit) for loinc, unit, _ in profile]
         rows, rejected = lookups.lab_map(pairs, self.k)
@@ -205,16 +206,7 @@ class Run:
             ]
             for reason, found in sorted(spellings.items())
         }
-        for statement in (
-            self.q.lab_rows(second_pass=False),
-            self.q.lab_max(),
-            self.q.lab_rows(second_pass=True),
-            self.q.lab_implausible(),
-            self.q.lab_usable(),
-            self.q.lab_ranked(),
-            self.q.lab_calcium(),
-            self.q.lab_person(),
-        ):
+        for statement in (self.q.lab_value_map(), *self.q.lab_statements()):
             self.create(statement)
         counts = ["n_rows", "n_impl", "n_mislabel", "n_interval_ignored"] + [
             reason_column(r) for r in LAB_ROW_REASONS
@@ -486,7 +478,7 @@ class Run:
 
 
 def _column_type(kind: str) -> ColumnType:
-    return {"text": "text", "double": "double", "bool": "bool"}[kind]  # type: ignore[return-value]
+    return {"text": "text", "double": "double", "bool": "bool", "bigint": "bigint"}[kind]  # type: ignore[return-value]
 
 
 def _nonzero(values: dict[str, int]) -> dict[str, int]:

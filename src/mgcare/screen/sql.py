@@ -7,21 +7,27 @@ reported-eGFR tie rule; medications.py and conditions.py through lookup tables b
 core's own `identify` and `condition_groups`). Every number is read from the pack; arithmetic is
 ordered exactly as in the core so that results are identical to the bit.
 
-Lab rows are read twice. The first pass keeps only plain per-person maxima (the time of the
-latest settled result of each kind) and row counts by reason: cheap aggregates, one group per
-person. The second pass keeps only the rows that can still decide a result (the latest of each
-kind, calcium from the latest Mg day on, every implausible or suspect value, rows dated before
-birth), and on those few rows applies the exact rules: same-day mislabel corroboration, the
-tie order for results with the same time, calcium of the chosen Mg day, the lowest reported
-eGFR of its day. Per-row unit checks compare the value with intervals precomputed per
-(LOINC, unit) in the value's own unit, found with the core's arithmetic (lookups.value_interval).
+Value checks are done once per distinct (LOINC, unit, value), not per row (lab_values,
+lab_vmap): lab values have a fixed precision, so 50M rows hold tens of thousands of distinct
+values. Intervals are precomputed per (LOINC, unit) in the value's own unit
+(lookups.value_interval), so the checks are exact.
+
+Lab rows are then read twice. The first pass (lab_max) keeps only plain per-person aggregates:
+row counts by reason and, per slot, the time of the latest settled result (cheap maxima; no
+payload, no struct, no window). The second pass (lab_cand) keeps only the rows that can still
+decide a result: per slot the rows at or after that time (ties, later suspect values), Ca of
+the days the chosen Mg can be on, the suspect and implausible rows of the few persons where
+same-day corroboration is possible, and rows dated before birth. On those few rows the exact
+rules run: mislabel corroboration as one AND of unit masks, the tie order as one struct
+compared field by field (only where several rows compete), Ca of the chosen Mg day, the lowest
+reported eGFR of its day.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from mgcare.knowledge import Knowledge
 from mgcare.rules.labs import HIGH_MAGNESIUM, LOW_MAGNESIUM
@@ -32,9 +38,9 @@ from mgcare.screen.lookups import (
     CONDITION_SYSTEMS,
     MEDICATION_SYSTEMS,
     MOLAR_UNIT,
+    analyte_numbers,
     conversion,
     max_alternatives,
-    mislabel_units,
 )
 from mgcare.validation import EARLIEST_RESULT, MAX_AGE_YEARS
 
@@ -63,6 +69,11 @@ LAB_ROW_REASONS = (
 BIRTH_REASON = "dated-before-birth"
 """Known only in the second pass over the labs (it needs the person's birth date)."""
 FIRST_PASS_REASONS = tuple(r for r in LAB_ROW_REASONS if r != BIRTH_REASON)
+LEFT_OUT = 10
+MISSING_VALUE = -1.0
+"""Stands for a missing value in the value map's key (any value <= 0 is left out alike)."""
+"""Row codes from LEFT_OUT + 1 on are rows left out (LEFT_OUT + the reason's number); below
+it: 1 implausible, 2 plausible but suspect of a unit mislabel, 3 settled."""
 ANALYTE_SLOTS = {
     "mg": "magnesium",
     "ca": "calcium",
@@ -113,8 +124,8 @@ class ScreenSQL:
         self.today = today
         self.lookback_months = int(knowledge.thresholds.monitoring.lookback.value)
         self.since = months_before(as_of, self.lookback_months)
-        self.units = mislabel_units(knowledge)
         self.alternatives = max_alternatives(knowledge)
+        self.numbers = analyte_numbers(knowledge)
 
     # --- small helpers ------------------------------------------------------------------------
     def t(self, value: str) -> str:
@@ -125,6 +136,10 @@ class ScreenSQL:
 
     def day(self, value: date) -> str:
         return f"DATE '{value.isoformat()}'"
+
+    def ts(self, value: date) -> str:
+        """Midnight at the start of `value`: `eff < ts(d + 1 day)` is `CAST(eff AS DATE) <= d`."""
+        return f"TIMESTAMP '{value.isoformat()} 00:00:00'"
 
     def texts(self, values: Sequence[str]) -> str:
         return ", ".join(self.t(v) for v in values)
@@ -187,236 +202,329 @@ class ScreenSQL:
         return Statement("p_ok", sql, materialise=True)
 
     # --- labs -----------------------------------------------------------------------------------
+    def lab_values(self) -> Statement:
+        """Distinct (LOINC, unit, value) with their row counts: lab values are reported with a
+        fixed precision, so there are few of them (tens of thousands in 50M rows), and every
+        value check is done once per distinct value instead of once per row."""
+        sql = f"""
+        SELECT loinc, unit, coalesce(val, {self.f(MISSING_VALUE)}) AS v, count(*) AS n
+        FROM t_labs GROUP BY loinc, unit, coalesce(val, {self.f(MISSING_VALUE)})"""
+        return Statement("lab_values", sql, materialise=True)
+
     def lab_profile(self) -> str:
-        return "SELECT loinc, unit, count(*) AS n FROM t_labs GROUP BY loinc, unit"
+        return "SELECT loinc, unit, sum(n) AS n FROM lab_values GROUP BY loinc, unit"
 
-    def code(self, reason: str) -> str:
-        """Lab reasons are small integers in SQL (cheaper than text on every row)."""
-        return str(LAB_ROW_REASONS.index(reason) + 1)
-
-    def _window(self, column: str = "day") -> str:
-        return f"({column} >= {self.day(self.since)} AND {column} <= {self.day(self.as_of)})"
-
-    def lab_rows(self, second_pass: bool) -> Statement:
-        """One row per lab result of a screened analyte with a valid unit: canonical value, the
-        core's unit check (plausible, suspect, likely units) and the reason a row is left out
-        (NULL when usable). The unit check compares the value with intervals precomputed per
-        (LOINC, unit) in the value's own unit (lookups.value_interval), so it is exact and cheap.
-
-        First pass: every row, without the birth-date check. Second pass: joined with the first
-        pass's per-person maxima (and birth date), only the rows that can decide a result: the
-        latest of each kind, Ca from the latest Mg day on, every implausible or suspect value,
-        and rows dated before birth (to count them)."""
+    def lab_value_map(self) -> Statement:
+        """Per distinct (LOINC, unit, value) of a screened analyte with a valid unit: the core's
+        unit check as `check` (1 implausible, 2 plausible but suspect of a unit mislabel,
+        3 settled, the impossible-value row code, 0 when the value is not positive), the
+        canonical value and the masks of the units the value would be plausible (lp) or
+        typical (lt) in. Value intervals are precomputed per (LOINC, unit) in the value's own
+        unit (lookups.value_interval), so the checks are exact."""
 
         def inside(low: str, high: str) -> str:
-            return f"(l.val >= m.{low} AND l.val <= m.{high})"
+            return f"(v.v >= m.{low} AND v.v <= m.{high})"
 
         alts = range(1, self.alternatives + 1)
         plausible = inside("p_lo", "p_hi")
         any_plausible = " OR ".join(inside(f"a{j}p_lo", f"a{j}p_hi") for j in alts) or "FALSE"
         any_typical = " OR ".join(inside(f"a{j}t_lo", f"a{j}t_hi") for j in alts) or "FALSE"
-        inverted = "(ref_low IS NOT NULL AND ref_high IS NOT NULL AND ref_low >= ref_high)"
-        day = "CAST(l.eff AS DATE)"
-        birth = "x.birth_date" if second_pass else "CAST(NULL AS DATE)"
-        extra = ", x.me_mg, x.me_k, x.me_hr, x.me_cr, x.eg_day" if second_pass else ""
-        join = "JOIN lab_max x ON l.person_id = x.person_id" if second_pass else ""
-        alt_columns = "".join(
-            f", m.a{j}_unit, m.a{j}p_lo, m.a{j}p_hi, m.a{j}t_lo, m.a{j}t_hi" for j in alts
-        )
-        checked = f"""
-        SELECT l.person_id, m.analyte, m.ucum, l.val, l.eff, {day} AS day, l.ref_low, l.ref_high,
-          l.interp, m.canon_ident, m.canon_mul, m.canon_div{alt_columns},
-          {plausible} AS plausible,
-          (m.has_typ AND {plausible} AND NOT {inside("t_lo", "t_hi")} AND ({any_typical})) AS suspect,
-          CASE
-            WHEN l.person_id IS NULL THEN {self.code("missing-person-id")}
-            WHEN l.val IS NULL THEN {self.code("value-not-a-number")}
-            WHEN l.eff IS NULL THEN {self.code("effective-not-a-date")}
-            WHEN l.val <= {self.f(0.0)} THEN {self.code("value-not-positive")}
-            WHEN NOT {plausible} AND NOT ({any_plausible}) THEN {self.code("value-impossible-in-every-unit")}
-            WHEN {day} < {self.day(EARLIEST_RESULT)} THEN {self.code("dated-before-1900")}
-            WHEN {day} < {birth} THEN {self.code(BIRTH_REASON)}
-            WHEN {day} > {self.day(self.today)} THEN {self.code("dated-after-today")}
-          END AS reason{extra}
-        FROM t_labs l JOIN lab_map m ON l.loinc = m.loinc AND l.unit = m.unit_raw {join}"""
-        # role: 0 left out, 1 implausible or suspect (decided in the second pass), 2 settled.
-        # Computed once per row: DuckDB would re-evaluate the flags inside every FILTER.
-        roled = f"""SELECT *, (reason IS NULL) AS ok,
-          CASE WHEN reason IS NOT NULL THEN 0 WHEN NOT plausible OR suspect THEN 1 ELSE 2 END AS role
-        FROM ({checked}) c"""
-        if second_pass:
-            window = self._window()
-            decides = f"""(
-                (analyte = 'magnesium' AND {window} AND eff = me_mg)
-                OR (analyte = 'calcium' AND {window} AND (me_mg IS NULL OR day >= CAST(me_mg AS DATE)))
-                OR (analyte = 'potassium' AND eff = me_k)
-                OR (analyte = 'heart-rate' AND eff = me_hr)
-                OR (analyte = 'creatinine' AND eff = me_cr)
-                OR (analyte = 'egfr' AND day = eg_day))"""
-            roled = f"""SELECT * FROM ({roled}) s
-            WHERE role = 1 OR (role = 2 AND {decides}) OR reason = {self.code(BIRTH_REASON)}"""
+        suspect = f"(m.has_typ AND NOT {inside('t_lo', 't_hi')} AND ({any_typical}))"
+        zero = "CAST(0 AS BIGINT)"
 
-        def within(low: str, high: str) -> str:
-            return f"(val >= {low} AND val <= {high})"
+        def mask(kind: str) -> str:
+            bits = [
+                f"CASE WHEN {inside(f'a{j}{kind}_lo', f'a{j}{kind}_hi')} THEN m.a{j}_bit ELSE {zero} END"
+                for j in alts
+            ]
+            return " + ".join(bits) or zero
 
-        likely = []
-        for index, unit in enumerate(self.units):
-            plaus = [
-                f"(a{j}_unit = {self.t(unit)} AND {within(f'a{j}p_lo', f'a{j}p_hi')})" for j in alts
-            ]
-            typ = [
-                f"(a{j}_unit = {self.t(unit)} AND {within(f'a{j}t_lo', f'a{j}t_hi')})" for j in alts
-            ]
-            likely.append(f"({' OR '.join(plaus) or 'FALSE'}) AS lp{index}")
-            likely.append(f"({' OR '.join(typ) or 'FALSE'}) AS lt{index}")
         sql = f"""
-        SELECT person_id, analyte, ucum, val, eff, day, interp, plausible, suspect, reason, ok, role,
-          CASE WHEN canon_ident THEN val ELSE val * canon_mul / canon_div END AS canon,
-          CASE WHEN {inverted} THEN NULL ELSE ref_low END AS rl,
-          CASE WHEN {inverted} THEN NULL ELSE ref_high END AS rh,
+        SELECT v.loinc, v.unit, v.v, m.analyte_no, m.ucum,
+          CASE WHEN m.canon_ident THEN v.v ELSE v.v * m.canon_mul / m.canon_div END AS canon,
+          CASE WHEN v.v <= {self.f(0.0)} THEN 0
+            WHEN {plausible} THEN CASE WHEN {suspect} THEN 2 ELSE 3 END
+            WHEN {any_plausible} THEN 1
+            ELSE {self.left_out("value-impossible-in-every-unit")} END AS checked,
+          CASE WHEN v.v <= {self.f(0.0)} OR {plausible} THEN {zero} ELSE {mask("p")} END AS lp,
+          CASE WHEN v.v > {self.f(0.0)} AND m.has_typ THEN {mask("t")} ELSE {zero} END AS lt
+        FROM lab_values v JOIN lab_map m ON v.loinc = m.loinc AND v.unit = m.unit_raw"""
+        return Statement("lab_vmap", sql, materialise=True)
+
+    def _window(self, column: str = "day") -> str:
+        return f"({column} >= {self.day(self.since)} AND {column} <= {self.day(self.as_of)})"
+
+    def _slots(self, alias: str = "") -> dict[str, str]:
+        """Which slot a row can fill, by analyte and the date rules of `assess` (Mg, Ca and K
+        within the look-back window, heart rate on the as-of day, the rest up to as-of).
+        Spelled out in each aggregate filter, on the timestamp (no date cast per row): DuckDB
+        inlines a computed slot column into every filter that reads it, which costs more."""
+        eff = f"{alias}eff"
+        start, end = self.ts(self.since), self.ts(self.as_of + timedelta(days=1))
+        window = f"({eff} >= {start} AND {eff} < {end})"
+
+        def analyte(name: str) -> str:
+            return f"{alias}analyte_no = {self.numbers.get(name, 0)}"
+
+        return {
+            "mg": f"({analyte('magnesium')} AND {window})",
+            "ca": f"({analyte('calcium')} AND {window})",
+            "k": f"({analyte('potassium')} AND {window})",
+            "hr": f"({analyte('heart-rate')} AND {eff} >= {self.ts(self.as_of)} AND {eff} < {end})",
+            "cr": f"({analyte('creatinine')} AND {eff} < {end})",
+            "eg": f"({analyte('egfr')} AND {eff} < {end})",
+        }
+
+    def slot(self, name: str) -> str:
+        """The slot number of a row (0: none)."""
+        return str(list(ANALYTE_SLOTS).index(name) + 1)
+
+    def left_out(self, reason: str) -> str:
+        """The row code of a row left out for `reason` (codes below LEFT_OUT are usable rows)."""
+        return str(LEFT_OUT + LAB_ROW_REASONS.index(reason) + 1)
+
+    def _checked(self) -> str:
+        """Every lab row of a screened analyte with a valid unit, with the checks of its value
+        (lab_vmap) and the reason it is left out, as one small integer `code`: 1 implausible,
+        2 plausible but suspect of a unit mislabel, 3 settled, LEFT_OUT + the reason's number
+        when left out (the birth-date check needs the person and is applied in the second
+        pass). The common case, a usable row, is decided by one conjunction before the reasons
+        are tried in their order. Both passes read this one definition; each engine keeps only
+        the columns a pass uses."""
+        earliest = self.ts(EARLIEST_RESULT)
+        after_today = self.ts(self.today + timedelta(days=1))
+        inverted = "(l.ref_low IS NOT NULL AND l.ref_high IS NOT NULL AND l.ref_low >= l.ref_high)"
+        impossible = self.left_out("value-impossible-in-every-unit")
+        return f"""
+        SELECT l.person_id, m.analyte_no, m.ucum, l.val, l.eff, CAST(l.eff AS DATE) AS day,
+          l.interp, m.canon, m.lp, m.lt,
+          CASE WHEN {inverted} THEN NULL ELSE l.ref_low END AS rl,
+          CASE WHEN {inverted} THEN NULL ELSE l.ref_high END AS rh,
           {inverted} AS interval_ignored,
-          {", ".join(likely)}
-        FROM ({roled}) q"""
-        if not second_pass:
-            return Statement("lab_rows_all", sql)
-        return Statement("lab_rows", sql, materialise=True)
+          CASE
+            WHEN l.person_id IS NOT NULL AND m.checked > 0 AND l.eff >= {earliest}
+              AND l.eff < {after_today} THEN m.checked
+            WHEN l.person_id IS NULL THEN {self.left_out("missing-person-id")}
+            WHEN l.val IS NULL THEN {self.left_out("value-not-a-number")}
+            WHEN l.eff IS NULL THEN {self.left_out("effective-not-a-date")}
+            WHEN m.checked = 0 THEN {self.left_out("value-not-positive")}
+            WHEN m.checked = {impossible} THEN {impossible}
+            WHEN l.eff < {earliest} THEN {self.left_out("dated-before-1900")}
+            ELSE {self.left_out("dated-after-today")}
+          END AS code
+        FROM t_labs l JOIN lab_vmap m ON l.loinc = m.loinc AND l.unit = m.unit
+          AND coalesce(l.val, {self.f(MISSING_VALUE)}) = m.v"""
 
     def lab_max(self) -> Statement:
-        """First pass: per person, row counts by reason and the time of the latest usable result
-        of each kind (plain maxima, cheap); suspect values are left to the second pass."""
-        window = self._window()
-        settled = "role = 2"
+        """First pass, over every row: per person the row counts by reason and the time of the
+        latest settled result of each slot (plain maxima, cheap), the latest plausible Mg, and
+        whether same-day mislabel corroboration is possible at all (suspect and implausible
+        rows both present). Rows dated before birth are still counted as usable here: they are
+        dated before every other row, so they can only be a maximum when no row qualifies, and
+        the second pass drops and counts them."""
         counts = [
             "count(*) AS n_rows",
-            "count(*) FILTER (WHERE role > 0 AND interval_ignored) AS n_interval_ignored",
+            f"count(*) FILTER (WHERE code < {LEFT_OUT} AND interval_ignored) AS n_interval_ignored",
+            "count(*) FILTER (WHERE code = 1) AS n_impl_all",
+            "count(*) FILTER (WHERE code = 1 AND lp <> 0) AS n_impl_lp",
+            "count(*) FILTER (WHERE code = 2) AS n_susp",
         ] + [
-            f"count(*) FILTER (WHERE reason = {self.code(r)}) AS {_reason_column(r)}"
+            f"count(*) FILTER (WHERE code = {self.left_out(r)}) AS {_reason_column(r)}"
             for r in FIRST_PASS_REASONS
         ]
+        slots = self._slots()
+        latest = [
+            f"max(eff) FILTER (WHERE code = 3 AND {slots[s]}) AS me_{s}"
+            for s in ("mg", "k", "hr", "cr")
+        ]
         sql = f"""
-        SELECT a.*, p.birth_date FROM (
-          SELECT person_id, {", ".join(counts)},
-            max(eff) FILTER (WHERE {settled} AND analyte = 'magnesium' AND {window}) AS me_mg,
-            max(eff) FILTER (WHERE {settled} AND analyte = 'potassium' AND {window}) AS me_k,
-            max(eff) FILTER (WHERE {settled} AND analyte = 'heart-rate' AND day = {self.day(self.as_of)}) AS me_hr,
-            max(eff) FILTER (WHERE {settled} AND analyte = 'creatinine' AND day <= {self.day(self.as_of)}) AS me_cr,
-            max(day) FILTER (WHERE {settled} AND analyte = 'egfr' AND day <= {self.day(self.as_of)}) AS eg_day
-          FROM lab_rows_all GROUP BY person_id) a
+        SELECT a.*, p.birth_date, (a.n_susp > 0 AND a.n_impl_lp > 0) AS complex FROM (
+          SELECT person_id, {", ".join(counts)}, {", ".join(latest)},
+            max(eff) FILTER (WHERE (code = 2 OR code = 3) AND {slots["mg"]}) AS mp_mg,
+            CAST(max(eff) FILTER (WHERE code = 3 AND {slots["eg"]}) AS DATE) AS eg_day
+          FROM ({self._checked()}) c GROUP BY person_id) a
         LEFT JOIN p_ok p ON a.person_id = p.person_id"""
         return Statement("lab_max", sql, materialise=True)
 
-    def lab_implausible(self) -> Statement:
-        """Per (person, day, stated unit): the units in which that day's implausible values
-        would be plausible (rules/labs.py _corroborate_mislabels)."""
-        flags = ", ".join(f"bool_or(lp{i}) AS g{i}" for i in range(len(self.units)))
-        sql = f"""
-        SELECT person_id, day, ucum, {flags or "TRUE AS none"}
-        FROM lab_rows WHERE ok AND NOT plausible GROUP BY person_id, day, ucum"""
-        return Statement("lab_implausible", sql)
+    def lab_candidates(self) -> Statement:
+        """Second pass: only the rows that can still decide a result. Per slot, the plausible
+        rows at or after its latest settled result (a later suspect value may still win); Ca of
+        the days the chosen Mg can be on; every suspect and likely-mislabelled implausible row
+        of persons where corroboration is possible; and rows dated before birth."""
+        since = self.day(self.since)
+        slots = self._slots("c.")
 
-    def lab_usable(self) -> Statement:
-        """Second-pass rows with their role: a suspect value is left out when the same day holds
-        an implausible value in the same stated unit that is plausible in one of its likely units."""
-        corroborated = (
-            " OR ".join(f"(r.lt{i} AND coalesce(g.g{i}, FALSE))" for i in range(len(self.units)))
-            or "FALSE"
+        def from_latest(slot: str, column: str = "eff", latest: str = "") -> str:
+            latest = latest or f"x.me_{slot}"
+            return f"({slots[slot]} AND ({latest} IS NULL OR c.{column} >= {latest}))"
+
+        decides = " OR ".join(
+            [
+                from_latest("mg"),
+                f"({slots['ca']} AND x.mp_mg IS NOT NULL"
+                f" AND c.day >= coalesce(CAST(x.me_mg AS DATE), {since})"
+                f" AND c.day <= CAST(x.mp_mg AS DATE))",
+                from_latest("k"),
+                from_latest("hr"),
+                from_latest("cr"),
+                from_latest("eg", "day", "x.eg_day"),
+            ]
         )
-        window = self._window("r.day")
-        as_of = self.day(self.as_of)
-        slot = f"""CASE
-            WHEN r.analyte = 'magnesium' AND {window} THEN 'mg'
-            WHEN r.analyte = 'calcium' AND {window} THEN 'ca'
-            WHEN r.analyte = 'potassium' AND {window} THEN 'k'
-            WHEN r.analyte = 'heart-rate' AND r.day = {as_of} THEN 'hr'
-            WHEN r.analyte = 'egfr' AND r.day <= {as_of} THEN 'eg'
-            WHEN r.analyte = 'creatinine' AND r.day <= {as_of} THEN 'cr'
-          END"""
+        slot = " ".join(f"WHEN {cond} THEN {self.slot(name)}" for name, cond in slots.items())
         sql = f"""
-        SELECT r.*, (r.ok AND r.suspect AND ({corroborated})) AS mislabel, {slot} AS slot,
-          coalesce(r.rl, {self.f(0.0)}) AS rl_k, coalesce(r.rh, {self.f(0.0)}) AS rh_k,
-          coalesce(r.interp, '') AS i_k
-        FROM lab_rows r LEFT JOIN lab_implausible g
-          ON r.person_id = g.person_id AND r.day = g.day AND r.ucum = g.ucum"""
-        return Statement("lab_usable", sql, materialise=True)
+        SELECT c.person_id, CASE {slot} ELSE 0 END AS slot, c.ucum, c.val, c.eff, c.day, c.canon,
+          c.rl, c.rh, c.interp,
+          c.code AS role, c.lp, c.lt, coalesce(c.day < x.birth_date, FALSE) AS bb,
+          x.complex AS cx
+        FROM ({self._checked()}) c JOIN lab_max x ON c.person_id = x.person_id
+        WHERE c.code < {LEFT_OUT} AND (
+          ((c.code = 2 OR c.code = 3) AND ({decides}))
+          OR (x.complex AND (c.code = 2 OR (c.code = 1 AND c.lp <> 0)))
+          OR c.day < x.birth_date)"""
+        return Statement("lab_cand", sql, materialise=True)
 
-    def _order(self, slot: str) -> str:
-        """Which result wins: latest, then (for exact-time ties) larger canonical value, value,
-        unit, interval and interpretation; for reported eGFR the latest day, then the lowest."""
-        tail = (
-            "rl IS NULL DESC, rl_k DESC, rh IS NULL DESC, rh_k DESC, interp IS NULL DESC, i_k DESC"
-        )
-        if slot == "eg":
-            return f"day DESC, canon ASC, eff DESC, val DESC, ucum DESC, {tail}"
-        return f"eff DESC, canon DESC, val DESC, ucum DESC, {tail}"
-
-    def lab_ranked(self) -> Statement:
-        usable = "ok AND plausible AND NOT mislabel"
+    def lab_used(self) -> Statement:
+        """Candidates with the same-day mislabel rule (rules/labs.py _corroborate_mislabels): a
+        suspect value is left out when, on its day, an implausible value stated in the same unit
+        would be plausible in one of the suspect's likely units (one bitwise AND of masks).
+        Only persons where corroboration is possible (cx) need the join."""
+        marks = """
+        SELECT person_id, day, ucum, bit_or(lp) AS lp FROM lab_cand
+        WHERE cx AND role = 1 AND lp <> 0 AND NOT bb GROUP BY person_id, day, ucum"""
         sql = f"""
-        SELECT *, row_number() OVER (PARTITION BY person_id, slot ORDER BY
-            CASE WHEN slot = 'eg' THEN day END DESC, CASE WHEN slot = 'eg' THEN canon END ASC,
-            {self._order("mg")}) AS rn
-        FROM lab_usable WHERE {usable} AND slot IS NOT NULL AND slot <> 'ca'"""
-        return Statement("lab_ranked", sql, materialise=True)
+        SELECT u.*, (u.role >= 2 AND NOT u.bb AND NOT u.mislabel) AS usable FROM (
+          SELECT c.*, FALSE AS mislabel FROM lab_cand c WHERE NOT c.cx
+          UNION ALL
+          SELECT c.*, (c.role = 2 AND NOT c.bb AND (c.lt & coalesce(g.lp, 0)) <> 0) AS mislabel
+          FROM lab_cand c LEFT JOIN ({marks}) g
+            ON c.person_id = g.person_id AND c.day = g.day AND c.ucum = g.ucum
+          WHERE c.cx) u"""
+        return Statement("lab_used", sql)
+
+    def _key(self) -> str:
+        """Which result wins, as one struct compared field by field (max() of it is the winning
+        row, in one aggregate, on both engines): latest, then (for exact-time ties) larger
+        canonical value, value, unit, interval and interpretation, the order of
+        mgcare.screen.reference; for reported eGFR the latest day, then the lowest value, then
+        the same order. The payload fields follow, so the struct is also the chosen row."""
+        egfr = f"slot = {self.slot('eg')}"
+        fields = [
+            ("o1", f"CASE WHEN {egfr} THEN CAST(day AS TIMESTAMP) ELSE eff END"),
+            ("o2", f"CASE WHEN {egfr} THEN -canon ELSE canon END"),
+            ("eff", "eff"),
+            ("val", "val"),
+            ("ucum", "ucum"),
+            ("rl_none", "rl IS NULL"),
+            ("rl_k", f"coalesce(rl, {self.f(0.0)})"),
+            ("rh_none", "rh IS NULL"),
+            ("rh_k", f"coalesce(rh, {self.f(0.0)})"),
+            ("in_none", "interp IS NULL"),
+            ("in_k", "coalesce(interp, '')"),
+            ("canon", "canon"),
+        ]
+        return self.d.struct(fields)
+
+    def _winner(self, source: str) -> str:
+        """The winning row per (person_id, slot) of `source` (usable rows), as plain columns.
+        Most slots have a single candidate: it wins without the tie order, which is applied
+        (one struct max, costly per row) only where several rows compete."""
+        columns = ("eff", "canon", "val", "ucum", "rl", "rh", "interp")
+        single = ", ".join(f"any_value({c}) AS {c}" for c in columns)
+        key = self._key()
+
+        def opt(none: str, value: str) -> str:
+            return f"CASE WHEN w.{none} THEN NULL ELSE w.{value} END"
+
+        one = f"SELECT person_id, slot, count(*) AS n, {single} FROM ({source}) s GROUP BY person_id, slot"
+        return f"""
+        SELECT person_id, slot, {", ".join(columns)} FROM ({one}) one WHERE n = 1
+        UNION ALL
+        SELECT person_id, slot, w.eff, w.canon, w.val, w.ucum, {opt("rl_none", "rl_k")},
+          {opt("rh_none", "rh_k")}, {opt("in_none", "in_k")} FROM (
+          SELECT person_id, slot, max({key}) AS w FROM (
+            SELECT s.* FROM ({source}) s JOIN (
+              SELECT person_id, slot FROM ({source}) t GROUP BY person_id, slot HAVING count(*) > 1) t
+              ON s.person_id = t.person_id AND s.slot = t.slot) s
+          GROUP BY person_id, slot) many"""
+
+    def lab_wins(self) -> Statement:
+        """Per person and slot (Ca aside): the winning usable row."""
+        source = f"SELECT * FROM lab_used WHERE usable AND slot > 0 AND slot <> {self.slot('ca')}"
+        return Statement("lab_wins", self._winner(source), materialise=True)
+
+    def lab_counts(self) -> Statement:
+        """Per person: the counts only the second pass knows (mislabels, rows before birth)."""
+        sql = """
+        SELECT person_id,
+          count(*) FILTER (WHERE mislabel) AS n_mislabel,
+          count(*) FILTER (WHERE bb) AS n_bb,
+          count(*) FILTER (WHERE bb AND role = 1) AS n_impl_bb
+        FROM lab_used WHERE mislabel OR bb GROUP BY person_id"""
+        return Statement("lab_counts", sql)
 
     def lab_calcium(self) -> Statement:
         """The latest usable Ca on the day of the chosen Mg."""
-        sql = f"""
-        SELECT c.*, row_number() OVER (PARTITION BY c.person_id ORDER BY {self._order("ca")}) AS rn
-        FROM lab_usable c
-          JOIN (SELECT person_id, day AS mg_day FROM lab_ranked WHERE slot = 'mg' AND rn = 1) m
-          ON c.person_id = m.person_id AND c.day = m.mg_day
-        WHERE c.ok AND c.plausible AND NOT c.mislabel AND c.slot = 'ca'"""
-        return Statement("lab_calcium", sql)
+        source = f"""
+          SELECT u.* FROM lab_used u
+            JOIN (SELECT person_id, CAST(eff AS DATE) AS mg_day FROM lab_wins
+                  WHERE slot = {self.slot("mg")}) m
+            ON u.person_id = m.person_id AND u.day = m.mg_day
+          WHERE u.usable AND u.slot = {self.slot("ca")}"""
+        return Statement("lab_calcium", self._winner(source))
 
     def lab_person(self) -> Statement:
         """Per person: the chosen results as plain columns, and every count."""
 
-        def pick(slot: str, column: str, name: str) -> str:
-            return f"max(CASE WHEN slot = '{slot}' THEN {column} END) AS {name}"
-
-        picks = [
-            pick("mg", "canon", "mg_c"),
-            pick("mg", "val", "mg_v"),
-            pick("mg", "ucum", "mg_u"),
-            pick("mg", "eff", "mg_e"),
-            pick("mg", "rl", "mg_rl"),
-            pick("mg", "rh", "mg_rh"),
-            pick("ca", "canon", "ca_c"),
-            pick("k", "canon", "k_c"),
-            pick("k", "ucum", "k_u"),
-            pick("k", "rl", "k_rl"),
-            pick("k", "interp", "k_i"),
-            pick("k", "eff", "k_e"),
-            pick("hr", "canon", "hr_c"),
-            pick("hr", "eff", "hr_e"),
-            pick("eg", "canon", "eg_c"),
-            pick("eg", "day", "eg_d"),
-            pick("cr", "val", "cr_v"),
-            pick("cr", "ucum", "cr_u"),
-            pick("cr", "day", "cr_d"),
-        ]
-        columns = "person_id, slot, canon, val, ucum, eff, day, rl, rh, interp"
-        chosen = f"""
-        SELECT person_id, {", ".join(picks)} FROM (
-          SELECT {columns} FROM lab_ranked WHERE rn = 1
-          UNION ALL SELECT {columns} FROM lab_calcium WHERE rn = 1) c
-        GROUP BY person_id"""
-        counted = f"""
-        SELECT person_id,
-          count(*) FILTER (WHERE ok AND NOT plausible) AS n_impl,
-          count(*) FILTER (WHERE mislabel) AS n_mislabel,
-          count(*) FILTER (WHERE reason = {self.code(BIRTH_REASON)}) AS {_reason_column(BIRTH_REASON)}
-        FROM lab_usable GROUP BY person_id"""
+        picks = {
+            "mg_c": "mg.canon",
+            "mg_v": "mg.val",
+            "mg_u": "mg.ucum",
+            "mg_e": "mg.eff",
+            "mg_rl": "mg.rl",
+            "mg_rh": "mg.rh",
+            "ca_c": "ca.canon",
+            "k_c": "k.canon",
+            "k_u": "k.ucum",
+            "k_rl": "k.rl",
+            "k_i": "k.interp",
+            "hr_c": "hr.canon",
+            "eg_c": "eg.canon",
+            "eg_d": "CAST(eg.eff AS DATE)",
+            "cr_v": "cr.val",
+            "cr_u": "cr.ucum",
+            "cr_d": "CAST(cr.eff AS DATE)",
+        }
         first = ["n_rows", "n_interval_ignored"] + [_reason_column(r) for r in FIRST_PASS_REASONS]
-        second = ["n_impl", "n_mislabel", _reason_column(BIRTH_REASON)]
-        zero = ", ".join(f"{self.d.as_bigint(f'coalesce(n.{c}, 0)')} AS {c}" for c in second)
+        counts = {
+            "n_impl": "x.n_impl_all - coalesce(n.n_impl_bb, 0)",
+            "n_mislabel": "coalesce(n.n_mislabel, 0)",
+            _reason_column(BIRTH_REASON): "coalesce(n.n_bb, 0)",
+        }
+        joins = "".join(
+            f" LEFT JOIN (SELECT * FROM lab_wins WHERE slot = {self.slot(s)}) {s}"
+            f" ON x.person_id = {s}.person_id"
+            for s in ("mg", "k", "hr", "cr", "eg")
+        )
         sql = f"""
-        SELECT x.person_id, {", ".join(f"c.{p.split(' AS ')[1]}" for p in picks)},
-          {", ".join(f"x.{c}" for c in first)}, {zero}
-        FROM lab_max x
-          LEFT JOIN ({chosen}) c ON x.person_id = c.person_id
-          LEFT JOIN ({counted}) n ON x.person_id = n.person_id"""
+        SELECT x.person_id, {", ".join(f"{expr} AS {name}" for name, expr in picks.items())},
+          {", ".join(f"x.{c}" for c in first)},
+          {", ".join(f"{self.d.as_bigint(expr)} AS {name}" for name, expr in counts.items())}
+        FROM lab_max x{joins}
+          LEFT JOIN lab_calcium ca ON x.person_id = ca.person_id
+          LEFT JOIN lab_counts n ON x.person_id = n.person_id"""
         return Statement("lab_person", sql, materialise=True)
+
+    def lab_statements(self) -> tuple[Statement, ...]:
+        """The lab steps in order: two passes over the rows, then small per-person tables."""
+        return (
+            self.lab_max(),
+            self.lab_candidates(),
+            self.lab_used(),
+            self.lab_wins(),
+            self.lab_counts(),
+            self.lab_calcium(),
+            self.lab_person(),
+        )
 
     # --- medications and conditions ---------------------------------------------------------------
     def medication_rows(self, bad_dates: str) -> Statement:
