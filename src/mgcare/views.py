@@ -34,22 +34,33 @@ def assessment(
 ) -> Assessment:
     """`assess`, with the day's food log evaluated first when the record has one (as the CLI)."""
     intake = plan = None
-    if record.food_log:
-        age = age_on(record, as_of)
-        if age is None:
-            raise ViewError(
-                "food_log: the person's age or birth date is needed to choose reference intakes"
-            )
-        stage: LifeStage = "general"
-        if record.person.pregnant:
-            stage = "pregnancy"
-        elif record.person.lactating:
-            stage = "lactation"
-        standard = record.diet_standard or DEFAULT_STANDARD[lang]
+    context = food_log_context(record, as_of, lang)
+    if context is not None:
+        age, standard, stage = context
         intake, plan = _evaluate(
             record.food_log, knowledge, db, age, record.person.sex, standard, stage, (), True
         )
     return assess(record, knowledge, as_of=as_of, lang=lang, intake=intake, plan=plan)
+
+
+def food_log_context(
+    record: PatientRecord, as_of: date, lang: Lang
+) -> tuple[float, StandardId, LifeStage] | None:
+    """Age, reference standard and life stage for the record's food log (None without one);
+    ViewError when the age needed to choose reference intakes is unknown."""
+    if not record.food_log:
+        return None
+    age = age_on(record, as_of)
+    if age is None:
+        raise ViewError(
+            "food_log: the person's age or birth date is needed to choose reference intakes"
+        )
+    stage: LifeStage = "general"
+    if record.person.pregnant:
+        stage = "pregnancy"
+    elif record.person.lactating:
+        stage = "lactation"
+    return float(age), record.diet_standard or DEFAULT_STANDARD[lang], stage
 
 
 def _evaluate(

@@ -343,30 +343,54 @@ def add_person(engine: Engine, person: Person, *, display_name: str | None = Non
         return row.id
 
 
+RowT = TypeVar("RowT", LabResultRow, MedicationRow, ConditionRow, FoodLogRow)
+
+
+def _append(
+    engine: Engine,
+    person_id: int,
+    entity: str,
+    collection: Callable[[PersonRow], list[RowT]],
+    build: Callable[[int], RowT],
+    **details: Any,
+) -> int:
+    """Append one row at the end of a person's list in one audited transaction. The person's
+    row is locked first, so concurrent writers get distinct positions."""
+    with _write(engine) as session:
+        person = _person_row(session, person_id, lock=True)
+        rows = collection(person)
+        row = build(len(rows))
+        rows.append(row)
+        person.updated_at = utcnow()
+        session.flush()
+        _audit(session, "create", entity, row.id, person_id, **details)
+        return row.id
+
+
 @_guarded
 def add_medication(engine: Engine, person_id: int, medication: Medication) -> int:
     """Append one medication to a stored person; returns its row id."""
-    with _write(engine) as session:
-        person = _person_row(session, person_id, lock=True)
-        row = _medication_row(medication, len(person.medications))
-        person.medications.append(row)
-        person.updated_at = utcnow()
-        session.flush()
-        _audit(session, "create", "medication", row.id, person_id, name=medication.name)
-        return row.id
+    return _append(
+        engine,
+        person_id,
+        "medication",
+        lambda person: person.medications,
+        lambda position: _medication_row(medication, position),
+        name=medication.name,
+    )
 
 
 @_guarded
 def add_condition(engine: Engine, person_id: int, condition: Condition) -> int:
     """Append one condition to a stored person; returns its row id."""
-    with _write(engine) as session:
-        person = _person_row(session, person_id, lock=True)
-        row = _condition_row(condition, len(person.conditions))
-        person.conditions.append(row)
-        person.updated_at = utcnow()
-        session.flush()
-        _audit(session, "create", "condition", row.id, person_id, name=condition.name)
-        return row.id
+    return _append(
+        engine,
+        person_id,
+        "condition",
+        lambda person: person.conditions,
+        lambda position: _condition_row(condition, position),
+        name=condition.name,
+    )
 
 
 @_guarded
@@ -375,15 +399,14 @@ def add_food_entry(engine: Engine, person_id: int, entry: dict[str, Any]) -> int
     `supplement` + `dose_mg`/`elemental_mg`). The row is checked for shape only; the diet
     module resolves foods when the log is evaluated."""
     checked = _checked_food_entry(entry)
-    with _write(engine) as session:
-        person = _person_row(session, person_id, lock=True)
-        row = FoodLogRow(position=len(person.food_log), entry=checked)
-        person.food_log.append(row)
-        person.updated_at = utcnow()
-        session.flush()
-        kind = "supplement" if "supplement" in checked else "food"
-        _audit(session, "create", "food_log_entry", row.id, person_id, kind=kind)
-        return row.id
+    return _append(
+        engine,
+        person_id,
+        "food_log_entry",
+        lambda person: person.food_log,
+        lambda position: FoodLogRow(position=position, entry=checked),
+        kind="supplement" if "supplement" in checked else "food",
+    )
 
 
 def _checked_name(value: str | None, what: str) -> str | None:
@@ -567,15 +590,14 @@ def display_name_of(document: Any) -> str | None:
 def add_lab(engine: Engine, person_id: int, lab: LabResult, knowledge: Knowledge) -> int:
     """Add one result; the unit must be valid for the analyte (UnitError otherwise)."""
     parse_unit(lab.unit, lab.analyte, knowledge)
-    with _write(engine) as session:
-        person = _person_row(session, person_id, lock=True)
-        position = len(person.labs)
-        row = _lab_row(lab, position, knowledge)
-        person.labs.append(row)
-        person.updated_at = utcnow()
-        session.flush()
-        _audit(session, "create", "lab_result", row.id, person_id, analyte=lab.analyte)
-        return row.id
+    return _append(
+        engine,
+        person_id,
+        "lab_result",
+        lambda person: person.labs,
+        lambda position: _lab_row(lab, position, knowledge),
+        analyte=lab.analyte,
+    )
 
 
 @_guarded

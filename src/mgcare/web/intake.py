@@ -3,8 +3,9 @@
 Evaluating a food log solves a small MILP for the food plan (about 20 ms), far more than the
 rest of the dashboard. The answer depends only on the day's rows and the person's age, sex,
 standard and life stage, which change far less often than lab results, so it is memoised on
-exactly those inputs. The orchestration mirrors `mgcare.views.assessment` (a parity test keeps
-them equal); the clinical work stays in `mgcare.diet` and `mgcare.rules`.
+exactly those inputs. The food-log context comes from `mgcare.views.food_log_context`, as in
+`mgcare.views.assessment` (a parity test keeps them equal); the clinical work stays in
+`mgcare.diet` and `mgcare.rules`.
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ from mgcare.diet.foods import FoodDatabase
 from mgcare.diet.intake import IntakeReport
 from mgcare.diet.log import FoodLogError
 from mgcare.diet.plan import Plan, PlanError
-from mgcare.diet.reference import DEFAULT_STANDARD, LifeStage, ReferenceError
+from mgcare.diet.reference import LifeStage, ReferenceError
 from mgcare.i18n import Lang
 from mgcare.knowledge import Knowledge
 from mgcare.knowledge.models import StandardId
 from mgcare.model import Assessment, PatientRecord
 from mgcare.rules import assess
-from mgcare.rules.assess import age_on
-from mgcare.views import ViewError
+from mgcare.views import ViewError, food_log_context
 
 CACHE_SIZE = 1024
 
@@ -59,22 +59,13 @@ class IntakeCache:
 
     def evaluate(self, record: PatientRecord, as_of: date, lang: Lang) -> Evaluated | None:
         """None without a food log; ViewError (one line) when the log cannot be evaluated."""
-        if not record.food_log:
+        context = food_log_context(record, as_of, lang)
+        if context is None:
             return None
-        age = age_on(record, as_of)
-        if age is None:
-            raise ViewError(
-                "food_log: the person's age or birth date is needed to choose reference intakes"
-            )
-        stage: LifeStage = "general"
-        if record.person.pregnant:
-            stage = "pregnancy"
-        elif record.person.lactating:
-            stage = "lactation"
-        standard = record.diet_standard or DEFAULT_STANDARD[lang]
+        age, standard, stage = context
         rows = json.dumps(list(record.food_log), sort_keys=True, ensure_ascii=False)
         try:
-            return self._evaluate(rows, float(age), record.person.sex, standard, stage)
+            return self._evaluate(rows, age, record.person.sex, standard, stage)
         except (FoodLogError, ReferenceError, PlanError) as exc:
             raise ViewError(" ".join(str(exc).split())) from None
 
