@@ -110,16 +110,7 @@ def _command_paths() -> list[tuple[str, ...]]:
     return walk(typer.main.get_command(app), ())
 
 
-CONTRACT_CASES = [
-    pytest.param(
-        path,
-        id=" ".join(path),
-        marks=[pytest.mark.xfail(strict=True, reason="screen --lang in progress")]
-        if path == ("screen",)
-        else [],
-    )
-    for path in _command_paths()
-]
+CONTRACT_CASES = [pytest.param(path, id=" ".join(path)) for path in _command_paths()]
 
 
 @pytest.mark.parametrize("path", CONTRACT_CASES)

@@ -435,8 +435,11 @@ def screen_command(
     ] = None,
     site: SiteOption = None,
     output: FormatOption = OutputFormat.text,
+    lang: LangOption = Language.en,
 ) -> None:
-    """Screen a population (DESIGN.md section 6 tables) on DuckDB or Spark."""
+    """Screen a population (DESIGN.md section 6 tables) on DuckDB or Spark; --lang sets the
+    language of the text summary and summary.html (summary.json and persons.parquet keep their
+    English keys and codes)."""
     try:
         from mgcare.screen.command import run_screen
         from mgcare.screen.errors import ScreenInputError
@@ -456,6 +459,7 @@ def screen_command(
             spark_master,
             progress=True,
             knowledge=knowledge,
+            lang=lang.value,
         )
     except ScreenInputError as exc:
         fail(str(exc))

@@ -13,7 +13,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from mgcare.i18n import UI, Lang
 from mgcare.knowledge import Knowledge, load_knowledge
+from mgcare.screen import words
 from mgcare.screen.engines import DuckDBEngine, Engine, FileFormat, SparkEngine
 from mgcare.screen.errors import ScreenInputError
 from mgcare.screen.pipeline import Inputs, Table, screen_tables
@@ -37,6 +39,9 @@ class ScreenSummary:
     mg_status: dict[str, int]
     codes: dict[str, int]
     data: dict[str, Any] = field(repr=False)
+    lang: Lang = "en"
+    disclaimer: str = ""
+    """The knowledge pack's decision-support disclaimer in `lang` (shown in Chinese output)."""
 
     @property
     def persons_path(self) -> Path:
@@ -51,7 +56,9 @@ class ScreenSummary:
         return self.out / "summary.html"
 
     def lines(self) -> list[str]:
-        """A short text summary for people (the CLI's text output)."""
+        """A short text summary for people (the CLI's text output), in `lang`."""
+        if self.lang == "zh":
+            return self._lines_zh()
         counts = self.data["counts"]
         out = [
             f"Screened {self.persons:,} persons as of {self.data['as_of']} "
@@ -88,6 +95,48 @@ class ScreenSummary:
                         f"({100 * e['ci_low']:.2f}-{100 * e['ci_high']:.2f})"
                     )
         out += [f"Wrote {self.persons_path}", f"Wrote {self.json_path}", f"Wrote {self.html_path}"]
+        return out
+
+    def _lines_zh(self) -> list[str]:
+        """The same lines in Simplified Chinese, each code beside its label, and the disclaimer."""
+        lang: Lang = "zh"
+        counts = self.data["counts"]
+        out = [
+            f"已筛查 {self.persons:,} 人，截至 {self.data['as_of']}"
+            f"（引擎 {self.data['engine']}，知识库 {self.data['knowledge_version']}）",
+            f"近 {self.data['lookback_months']} 个月内有血清镁结果：{self.magnesium_measured:,} 人",
+        ]
+        for status, n in self.mg_status.items():
+            out.append(f"  {words.status(status, lang)}：{n:,}")
+        out.append("发现（人数）：")
+        for code, n in sorted(self.codes.items(), key=lambda cv: (-cv[1], cv[0])):
+            if n:
+                out.append(f"  {words.finding(code, lang)}：{n:,}")
+        out.append(
+            f"{words.FINDING_ZH[words.DEPLETING_WITHOUT_CHECK]}："
+            f"{counts[words.DEPLETING_WITHOUT_CHECK]:,}"
+        )
+        for table, info in self.data["tables"].items():
+            excluded = info.get("excluded", {})
+            if excluded:
+                reasons = "，".join(f"{words.reason(k, lang)} {v:,}" for k, v in excluded.items())
+                out.append(f"{words.table(table, lang)}表排除的行：{reasons}")
+        weighted = self.data.get("weighted")
+        if weighted:
+            design = weighted["design"]
+            out.append(
+                f"调查加权患病率（95% CI；{design['strata_count']} 个层，"
+                f"{design['psu_count']:,} 个初级抽样单位，自由度 {design['df']}）："
+            )
+            for name, e in weighted["prevalence"].items():
+                if e["n"] and e["estimate"] > 0:
+                    out.append(
+                        f"  {words.indicator(name, lang)}：{100 * e['estimate']:.2f}%"
+                        f"（{100 * e['ci_low']:.2f}-{100 * e['ci_high']:.2f}）"
+                    )
+        out += [f"已写入 {path}" for path in (self.persons_path, self.json_path, self.html_path)]
+        if self.disclaimer:
+            out.append(f"{UI['disclaimer'].get(lang)}：{self.disclaimer}")
         return out
 
 
@@ -164,14 +213,19 @@ def run_screen(
     today: date | None = None,
     check_duplicates: bool | None = None,
     session: Any = None,
+    lang: Lang = "en",
 ) -> ScreenSummary:
     """Screen the long tables of DESIGN.md section 6 and write DIR/persons.parquet,
     DIR/summary.json and DIR/summary.html. `today` (default: the later of `as_of` and the real
-    date, as `mgcare assess` validates) bounds the dates accepted as not in the future."""
+    date, as `mgcare assess` validates) bounds the dates accepted as not in the future. `lang`
+    sets the language of summary.html, the progress line and `lines()`; summary.json and
+    persons.parquet are the same in every language."""
     if engine not in ENGINES:
         raise ScreenInputError(f"unknown engine {engine!r} (use {' or '.join(ENGINES)})")
     knowledge = knowledge or load_knowledge()
     bound = today or max(as_of, date.today())
+    texts = knowledge.texts
+    disclaimer = texts.disclaimer_zh if lang == "zh" else texts.disclaimer_en
     out.mkdir(parents=True, exist_ok=True)
     work = out / ".work"
     if work.exists():
@@ -185,7 +239,8 @@ def run_screen(
             else make_engine(engine, work, spark_master)
         )
         try:
-            with Steps(progress, STEP_COUNT, runner.set_progress) as steps:
+            labels = {name: words.step(name, lang) for name in words.STEP_ZH}
+            with Steps(progress, STEP_COUNT, runner.set_progress, labels) as steps:
                 data = screen_tables(
                     inputs,
                     out,
@@ -202,7 +257,13 @@ def run_screen(
         if counts_file.exists():
             data["inputs"]["fhir_ndjson"] = json.loads(counts_file.read_text(encoding="utf-8"))
         write_json(data, out / "summary.json")
-        write_html(data, out / "summary.html")
+        write_html(
+            data,
+            out / "summary.html",
+            lang,
+            disclaimer=disclaimer,
+            classes_zh={d.drug_class: d.class_zh for d in knowledge.drugs.drug},
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     counts = data["counts"]
@@ -213,4 +274,6 @@ def run_screen(
         mg_status=counts["mg_status"],
         codes=counts["codes"],
         data=data,
+        lang=lang,
+        disclaimer=disclaimer,
     )

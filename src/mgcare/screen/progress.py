@@ -6,7 +6,7 @@ Shown only when asked and stderr is a terminal, so logs and pipes stay clean.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,10 +21,13 @@ class Steps:
         enabled: bool,
         total: int,
         on_fraction: Callable[[Callable[[float], None] | None], None] | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> None:
+        """`labels` shows each step name in the reader's language."""
         self.enabled = enabled and sys.stderr.isatty()
         self.total = total
         self._on_fraction = on_fraction
+        self._labels = labels or {}
         self._progress: Any = None
         self._overall: Any = None
 
@@ -58,7 +61,7 @@ class Steps:
             return
         progress, overall = self._progress, self._overall
         base = progress.tasks[0].completed
-        progress.update(overall, description=name)
+        progress.update(overall, description=self._labels.get(name, name))
 
         def report(percent: float) -> None:
             progress.update(overall, completed=base + min(percent, PERCENT))
