@@ -183,6 +183,36 @@ f,,40,robot
     assert summary.data["tables"]["labs"]["excluded"] == {"person-excluded": 1}
 
 
+def test_deceased_persons_are_excluded_and_counted(tmp_path: Path) -> None:
+    """A death before the as-of date, or an unreadable death date, excludes the person with a
+    reason (their lab rows count as person-excluded); a death on the as-of date does not."""
+    persons = _write(
+        tmp_path / "p.csv",
+        """
+person_id,birth_date,sex,deceased_date
+a,1960-01-01,female,
+b,1960-01-01,male,2026-06-29T23:30:00+08:00
+c,1960-01-01,male,2026-06-30
+d,1960-01-01,female,sometime
+e,1960-01-01,female,2020-01-01
+""",
+    )
+    labs = _write(
+        tmp_path / "l.csv",
+        "person_id,loinc,value,unit,effective\nb,2601-3,0.8,mmol/L,2026-06-01\n"
+        "c,2601-3,0.8,mmol/L,2026-06-01",
+    )
+    summary = _run(tmp_path, persons, labs)
+    tables = summary.data["tables"]
+    assert tables["persons"]["excluded"] == {
+        "deceased-before-as-of": 2,
+        "deceased-date-not-a-date": 1,
+    }
+    assert tables["persons"]["screened"] == summary.persons == 2
+    assert tables["labs"]["excluded"] == {"person-excluded": 1}
+    assert summary.mg_status["normal"] == 1
+
+
 def test_unknown_file_type_and_missing_file(tmp_path: Path, persons_csv: Path) -> None:
     odd = _write(tmp_path / "labs.xlsx", "x")
     with pytest.raises(ScreenInputError, match="unknown file type"):

@@ -100,7 +100,7 @@ def test_zh_text_summary(runs: dict[str, ScreenSummary], knowledge: Knowledge) -
 def test_en_text_summary_has_no_chinese(runs: dict[str, ScreenSummary]) -> None:
     lines = runs["en"].lines()
     assert lines[0].startswith("Screened 199 persons as of 2026-06-30 (engine duckdb")
-    assert lines[-1].startswith("Wrote ") and not any(CJK.search(line) for line in lines)
+    assert lines[-2].startswith("Wrote ") and not any(CJK.search(line) for line in lines)
 
 
 def test_zh_html(runs: dict[str, ScreenSummary], knowledge: Knowledge) -> None:
@@ -125,10 +125,17 @@ def test_zh_html(runs: dict[str, ScreenSummary], knowledge: Knowledge) -> None:
         assert english not in html
 
 
-def test_en_html_is_english(runs: dict[str, ScreenSummary]) -> None:
+def test_en_html_is_english(runs: dict[str, ScreenSummary], knowledge: Knowledge) -> None:
     html = runs["en"].html_path.read_text(encoding="utf-8")
     assert html.startswith('<!doctype html><html lang="en">') and "<h1>mgcare screen</h1>" in html
+    assert knowledge.texts.disclaimer_en in html
     assert not CJK.search(html)
+
+
+def test_en_text_summary_ends_with_the_disclaimer(
+    runs: dict[str, ScreenSummary], knowledge: Knowledge
+) -> None:
+    assert runs["en"].lines()[-1] == f"Disclaimer: {knowledge.texts.disclaimer_en}"
 
 
 def test_machine_outputs_identical_across_languages(runs: dict[str, ScreenSummary]) -> None:

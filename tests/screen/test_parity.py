@@ -5,36 +5,75 @@ missing-data case; and Spark gives exactly what DuckDB gives."""
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 from mgcare.knowledge import Knowledge
-from mgcare.screen.reference import build_records, differences, expected_rows
+from mgcare.screen.reference import Records, build_records, differences, expected_rows
 from mgcare.screen.sql import FINDINGS_IN_BATCH, MG_STATUSES
 from tests.screen.conftest import PARITY_PERSONS, Screened, screen
 
+REFUSALS = {
+    "died on": "deceased-before-as-of",
+    "is in the future": "birth-date-after-today",
+    "gives an impossible age": "birth-date-impossible-age",
+}
+"""validate_record's one-line reasons for a person, and the screening exclusion for each."""
 
-def _expected(screened: Screened, knowledge: Knowledge) -> dict[str, dict[str, Any]]:
+
+def _records(screened: Screened, knowledge: Knowledge) -> Records:
     p = screened.population.paths
-    today = max(screened.population.as_of, date.today())
-    records = build_records(
-        p["persons"], p["labs"], p["medications"], p["conditions"], knowledge, today
+    as_of = screened.population.as_of
+    today = max(as_of, date.today())
+    return build_records(
+        p["persons"], p["labs"], p["medications"], p["conditions"], knowledge, today, as_of
     )
-    return {
-        row["person_id"]: row
-        for row in expected_rows(records, knowledge, screened.population.as_of)
-    }
 
 
 def test_duckdb_matches_assess_for_every_person(screened: Screened, knowledge: Knowledge) -> None:
     """Every column of persons.parquet equals what `assess` says for that person."""
-    expected = _expected(screened, knowledge)
-    assert len(expected) >= PARITY_PERSONS * 0.99
+    records = _records(screened, knowledge)
+    expected = {
+        row["person_id"]: row
+        for row in expected_rows(records, knowledge, screened.population.as_of)
+    }
+    assert len(expected) >= PARITY_PERSONS * 0.97
     problems = differences(expected, screened.rows, limit=20)
     assert not problems, "\n".join(problems)
+
+
+def test_persons_assess_refuses_are_the_persons_screening_excludes(
+    screened: Screened, knowledge: Knowledge
+) -> None:
+    """A person the single-patient path refuses (died before the as-of date, impossible birth
+    date) is absent from persons.parquet and counted under the matching exclusion; the deaths
+    on, just before and just after the as-of date are all in the population."""
+    records = _records(screened, knowledge)
+    by_reason: dict[str, set[str]] = {}
+    for pid, message in records.refused.items():
+        reason = next(code for phrase, code in REFUSALS.items() if phrase in message)
+        by_reason.setdefault(reason, set()).add(pid)
+    assert not set(records.refused) & set(screened.rows)
+    excluded = screened.summary.data["tables"]["persons"]["excluded"]
+    for reason, pids in by_reason.items():
+        assert excluded[reason] == len(pids), reason
+    assert len(by_reason["deceased-before-as-of"]) >= PARITY_PERSONS * 0.01
+    as_of = screened.population.as_of
+    deaths = {
+        r["person_id"]: r["deceased_date"]
+        for r in pq.read_table(screened.population.paths["persons"]).to_pylist()
+        if r["deceased_date"] is not None
+    }
+    day = timedelta(days=1)
+    assert {as_of - day, as_of, as_of + day} <= set(deaths.values())
+    died_before = {pid for pid, d in deaths.items() if d < as_of}
+    assert died_before >= by_reason["deceased-before-as-of"]
+    on_or_after = {pid for pid, d in deaths.items() if d >= as_of}
+    assert on_or_after & set(screened.rows)
 
 
 def test_population_covers_every_case(screened: Screened, knowledge: Knowledge) -> None:

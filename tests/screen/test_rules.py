@@ -42,6 +42,7 @@ def _tables(
                 ("birth_date", pa.date32()),
                 ("age_years", pa.float64()),
                 ("sex", pa.string()),
+                ("deceased_date", pa.date32()),
             ]
         ),
         "labs": pa.schema(
@@ -97,6 +98,7 @@ def _check(
         p["conditions"],
         knowledge,
         max(AS_OF, date.today()),
+        AS_OF,
     )
     expected = {r["person_id"]: r for r in expected_rows(records, knowledge, AS_OF)}
     problems = differences(expected, result.rows)
@@ -315,6 +317,47 @@ def test_medications_and_conditions(tmp_path: Path, knowledge: Knowledge) -> Non
         == rows["d3"]["condition_groups"]
         == []
     )
+
+
+def test_death_before_the_as_of_date_excludes_the_person(
+    tmp_path: Path, knowledge: Knowledge
+) -> None:
+    """`assess` refuses an as-of date after death (validate_record: `as_of > deceased`); the
+    batch excludes exactly those persons, with a counted reason, and screens someone who died
+    on the as-of date or later like anyone else. The death check comes before the birth-date
+    checks, as in validate_record."""
+    day = timedelta(days=1)
+    deaths = {"x0": AS_OF - day, "x1": AS_OF, "x2": AS_OF + day, "x3": None, "x4": date(2020, 1, 1)}
+    persons = [
+        {"person_id": pid, "birth_date": date(1948, 3, 1), "sex": "female", "deceased_date": d}
+        for pid, d in deaths.items()
+    ]
+    persons.append(
+        {
+            "person_id": "x5",
+            "birth_date": date(2999, 1, 1),
+            "sex": "male",
+            "deceased_date": AS_OF - day,
+        }
+    )
+    labs = [_mg(pid, 0.5, "mmol/L") for pid in (*deaths, "x5")]
+    population = _tables(tmp_path, persons, labs)
+    rows = _check(population, tmp_path, knowledge)
+    assert set(rows) == {"x1", "x2", "x3"}
+    assert rows["x1"]["mg_status"] == "hypomagnesemia" and rows["x1"]["age_years"] == 78
+    records = build_records(
+        population.paths["persons"],
+        population.paths["labs"],
+        None,
+        None,
+        knowledge,
+        max(AS_OF, date.today()),
+        AS_OF,
+    )
+    assert {pid for pid, why in records.refused.items() if "died on" in why} == {"x0", "x4", "x5"}
+    summary = screen(population, tmp_path / "again").summary.data["tables"]
+    assert summary["persons"]["excluded"] == {"deceased-before-as-of": 3}
+    assert summary["labs"]["excluded"] == {"person-excluded": 3}
 
 
 def test_rounding_matches_python_round() -> None:

@@ -41,7 +41,7 @@ class ScreenSummary:
     data: dict[str, Any] = field(repr=False)
     lang: Lang = "en"
     disclaimer: str = ""
-    """The knowledge pack's decision-support disclaimer in `lang` (shown in Chinese output)."""
+    """The knowledge pack's decision-support disclaimer in `lang`, the last line of the summary."""
 
     @property
     def persons_path(self) -> Path:
@@ -95,6 +95,8 @@ class ScreenSummary:
                         f"({100 * e['ci_low']:.2f}-{100 * e['ci_high']:.2f})"
                     )
         out += [f"Wrote {self.persons_path}", f"Wrote {self.json_path}", f"Wrote {self.html_path}"]
+        if self.disclaimer:
+            out.append(f"{UI['disclaimer'].get('en')}: {self.disclaimer}")
         return out
 
     def _lines_zh(self) -> list[str]:

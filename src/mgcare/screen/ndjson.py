@@ -8,7 +8,9 @@ effectiveDateTime, effectivePeriod.start, effectiveInstant or issued; observatio
 entered-in-error, cancelled or registered, or without a quantity, are left out and counted;
 medication codings (RxNorm, ATC), their displays and the concept text become one row each;
 conditions with verification refuted or entered-in-error are left out, and clinical status
-inactive/remission/resolved or an abatement makes a condition inactive.
+inactive/remission/resolved or an abatement makes a condition inactive. Patient.deceasedDateTime
+(its calendar day) becomes deceased_date; deceasedBoolean without a date is ignored, as mgcare.fhir
+ignores it (the person is screened as living).
 """
 
 from __future__ import annotations
@@ -49,12 +51,19 @@ def _systems(kind: str) -> str:
 
 
 def _day(expr: str) -> str:
-    """A FHIR date or dateTime as DATE; a partial date (year, year-month) as 1 January like
-    mgcare.fhir does."""
+    """A FHIR date or dateTime as DATE (its written calendar day, time zone ignored); a partial
+    date takes its first day (year: 1 January, year-month: the 1st), as mgcare.fhir does."""
     return (
         f"TRY_CAST(CASE WHEN length({expr}) >= 10 THEN substr({expr}, 1, 10) "
+        f"WHEN length({expr}) = 7 THEN {expr} || '-01' "
         f"WHEN length({expr}) >= 4 THEN substr({expr}, 1, 4) || '-01-01' END AS DATE)"
     )
+
+
+def _day_or_text(expr: str) -> str:
+    """The day as ISO text, or the unreadable text itself: the persons typed view then counts
+    the person as excluded for an unreadable date instead of reading the value as missing."""
+    return f"coalesce(CAST({_day(expr)} AS VARCHAR), {expr})"
 
 
 def _field(path: str) -> str:
@@ -82,7 +91,8 @@ def patients_sql(path: Path) -> str:
     SELECT json_extract_string(j, '$.id') AS person_id,
       {_day("json_extract_string(j, '$.birthDate')")} AS birth_date,
       CASE WHEN json_extract_string(j, '$.gender') IN ('male', 'female')
-           THEN json_extract_string(j, '$.gender') END AS sex
+           THEN json_extract_string(j, '$.gender') END AS sex,
+      {_day_or_text("json_extract_string(j, '$.deceasedDateTime')")} AS deceased_date
     FROM {_source(path, RESOURCE_TYPES["persons"])} r"""
 
 

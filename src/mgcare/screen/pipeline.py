@@ -129,7 +129,9 @@ class Run:
     def persons(self) -> dict[str, Any]:
         self.create(
             self.q.persons_distinct(
-                self._bad("persons", "birth_date"), self._bad("persons", "age_years")
+                self._bad("persons", "birth_date"),
+                self._bad("persons", "age_years"),
+                self._bad("persons", "deceased_date"),
             )
         )
         (rows,) = self.one("SELECT count(*) FROM t_persons")

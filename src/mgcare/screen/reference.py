@@ -24,7 +24,7 @@ from mgcare.rules import assess
 from mgcare.rules.medications import current_drugs
 from mgcare.screen.lookups import CONDITION_SYSTEMS, MEDICATION_SYSTEMS
 from mgcare.units import UnitError, check_value, parse_unit, to_canonical
-from mgcare.validation import EARLIEST_RESULT, MAX_AGE_YEARS
+from mgcare.validation import EARLIEST_RESULT, MAX_AGE_YEARS, RecordError, validate_record
 
 OUTPUT_COLUMNS = (
     "person_id",
@@ -67,10 +67,13 @@ def _finite(value: Any) -> float | None:
 
 @dataclass
 class Records:
-    """Valid persons with their records, in input order."""
+    """Valid persons with their records, in input order, and the persons the single-patient
+    path refuses (validate_record: a death before the as-of date, a birth date in the future
+    or giving an impossible age) with its one-line reason."""
 
     records: dict[str, PatientRecord]
     condition_groups: dict[str, list[str]]
+    refused: dict[str, str]
 
 
 def build_records(
@@ -80,8 +83,10 @@ def build_records(
     conditions: Path | None,
     knowledge: Knowledge,
     today: date,
+    as_of: date,
 ) -> Records:
-    """Records from Parquet long tables, applying the documented row rules."""
+    """Records from Parquet long tables, applying the documented row rules; each record then
+    goes through `validate_record`, as `mgcare assess` does, and is refused or kept."""
     people: dict[str, Person] = {}
     seen: set[tuple[Any, ...]] = set()
     for row in _rows(persons):
@@ -96,8 +101,6 @@ def build_records(
         age = _finite(row.get("age_years"))
         if age is not None and (age < 0 or age > MAX_AGE_YEARS or age != math.floor(age)):
             continue
-        if birth is not None and (birth > today or today.year - birth.year > MAX_AGE_YEARS):
-            continue
         raw_sex = row.get("sex")
         sex = SEX_WORDS.get(_sql_trim(raw_sex).lower()) if raw_sex is not None else None
         people[str(pid)] = Person(
@@ -105,6 +108,7 @@ def build_records(
             birth_date=birth,
             age_years=int(age) if age is not None and birth is None else None,
             sex=sex,
+            deceased=row.get("deceased_date"),
         )
     labs_by: dict[str, list[tuple[tuple[Any, ...], LabResult]]] = defaultdict(list)
     for row in _rows(labs):
@@ -191,6 +195,7 @@ def build_records(
         )
     records: dict[str, PatientRecord] = {}
     groups: dict[str, list[str]] = {}
+    refused: dict[str, str] = {}
     from mgcare.rules.conditions import active_groups
 
     for pid, person in people.items():
@@ -201,9 +206,14 @@ def build_records(
             medications=tuple(meds_by[pid]),
             conditions=tuple(conds_by[pid]),
         )
+        try:
+            validate_record(record, knowledge, today, as_of)
+        except RecordError as exc:
+            refused[pid] = str(exc)
+            continue
         records[pid] = record
         groups[pid] = sorted(active_groups(record.conditions, knowledge))
-    return Records(records, groups)
+    return Records(records, groups, refused)
 
 
 def expected_row(

@@ -162,9 +162,11 @@ def write_html(
             f"<b>{unchecked:,}</b> 人使用致镁丢失药物但近期无血清镁结果；{no_labs:,} 人无任何筛查用检验结果。</p>",
         ),
     ]
-    if lang == "zh" and disclaimer:
+    if disclaimer:
+        colon = "：" if lang == "zh" else ": "
         sections.append(
-            f'<p class="disclaimer"><b>{escape(UI["disclaimer"].get(lang))}</b>：{escape(disclaimer)}</p>'
+            f'<p class="disclaimer"><b>{escape(UI["disclaimer"].get(lang))}</b>{colon}'
+            f"{escape(disclaimer)}</p>"
         )
     classes_zh = classes_zh or {}
     sections += [

@@ -52,6 +52,7 @@ PERSONS = TableSpec(
         Column("weight", "number", False),
         Column("strata", "id", False),
         Column("psu", "id", False),
+        Column("deceased_date", "date", False),
     ),
     one_of=("birth_date", "age_years"),
 )

@@ -162,9 +162,11 @@ class ScreenSQL:
         return f"(CASE {' '.join(branches)} END)"
 
     # --- persons --------------------------------------------------------------------------------
-    def persons_distinct(self, bad_birth: str, bad_age: str) -> Statement:
-        """Distinct person rows with the reason a row cannot be screened (validation.py rules).
-        `bad_birth`/`bad_age`: typed-view conditions for values present but unreadable."""
+    def persons_distinct(self, bad_birth: str, bad_age: str, bad_death: str) -> Statement:
+        """Distinct person rows with the reason a row cannot be screened (validation.py rules,
+        in validate_record's order: a death before the as-of date first, then the birth date).
+        `bad_birth`/`bad_age`/`bad_death`: typed-view conditions for values present but
+        unreadable. A person who died on the as-of date is screened, as `assess` does."""
         age_ok = (
             f"(age_raw IS NULL OR (age_raw >= {self.f(0.0)} AND age_raw <= {self.f(MAX_AGE_YEARS)}"
             f" AND age_raw = CAST(floor(age_raw) AS DOUBLE)))"
@@ -174,17 +176,20 @@ class ScreenSQL:
             " WHEN lower(trim(sex_raw)) IN ('female', 'f') THEN 'female' END"
         )
         sql = f"""
-        SELECT person_id, birth_date, age_raw, sex_raw, weight, strata, psu,
+        SELECT person_id, birth_date, age_raw, sex_raw, weight, strata, psu, deceased_date,
           {sex} AS sex,
           CASE
             WHEN person_id IS NULL THEN 'missing-person-id'
             WHEN bad_birth THEN 'birth-date-not-a-date'
+            WHEN bad_death THEN 'deceased-date-not-a-date'
             WHEN bad_age OR NOT {age_ok} THEN 'age-years-not-a-whole-number-0-{MAX_AGE_YEARS}'
+            WHEN deceased_date < {self.day(self.as_of)} THEN 'deceased-before-as-of'
             WHEN birth_date > {self.day(self.today)} THEN 'birth-date-after-today'
             WHEN {self.today.year} - year(birth_date) > {MAX_AGE_YEARS} THEN 'birth-date-impossible-age'
           END AS reason
         FROM (SELECT DISTINCT person_id, birth_date, age_raw, sex_raw, weight, strata, psu,
-                     {bad_birth} AS bad_birth, {bad_age} AS bad_age FROM t_persons) x"""
+                     deceased_date, {bad_birth} AS bad_birth, {bad_age} AS bad_age,
+                     {bad_death} AS bad_death FROM t_persons) x"""
         return Statement("p_distinct", sql, materialise=True)
 
     def persons_ok(self) -> Statement:

@@ -10,7 +10,8 @@ Every value that matters is taken from the knowledge pack: each serum Mg status 
 CTCAE bound in mmol/L, mg/dL and mEq/L (exactly, and just either side), the Ca/Mg cut-off, eGFR
 category limits (with values that are decimal rounding ties), every LOINC code and unit spelling,
 every pack drug by ATC, RxCUI, English, brand and Chinese name, every condition group by ICD-10,
-SNOMED and text (with 'history of' and 'prediabetes' exclusions). Bad rows are mixed in unless
+SNOMED and text (with 'history of' and 'prediabetes' exclusions), and 2% of persons with a death
+date (on, just before and after the as-of date, and years before it). Bad rows are mixed in unless
 `--clean`: unknown units and LOINC codes, mislabelled panels (a mg/dL panel labelled mmol/L),
 implausible and impossible values, non-numbers, future dates, unknown persons, duplicates, and
 persons without labs.
@@ -40,6 +41,10 @@ FAR_FUTURE = date(2126, 1, 1)
 MINUTES_PER_DAY = 24 * 60
 STEPS = (0.0, 0.001, -0.001, 0.01, -0.01)
 """Offsets around each boundary value (in the unit of the value)."""
+DECEASED_SHARE = 0.02
+"""Persons with a death date: half before the as-of date (not screened), half on or after it."""
+DEATH_OFFSETS = (-1, 0, 1)
+"""Death dates on and either side of the as-of date, the boundary of validate_record."""
 
 Array = npt.NDArray[Any]
 
@@ -176,6 +181,20 @@ def _days(as_of: date, offsets: Array) -> Array:
     return base + offsets.astype("timedelta64[D]")
 
 
+def _deaths(config: Config, start: int, n: int) -> Array:
+    """Death dates (NaT: alive) for a chunk, from their own seeded stream so that adding them
+    left every other generated value unchanged."""
+    rng = np.random.default_rng([config.seed, start, 1])
+    pick = rng.random(n)
+    offsets = rng.integers(-5 * 365, 365, n)
+    exact = rng.integers(0, len(DEATH_OFFSETS), n)
+    offsets = np.where(pick < DECEASED_SHARE / 4, np.array(DEATH_OFFSETS)[exact], offsets)
+    offsets = np.where(
+        (pick >= DECEASED_SHARE / 4) & (pick < DECEASED_SHARE / 2), -np.abs(offsets) - 1, offsets
+    )
+    return np.where(pick < DECEASED_SHARE, _days(config.as_of, offsets), np.datetime64("NaT"))
+
+
 def persons_chunk(
     rng: np.random.Generator, start: int, n: int, config: Config
 ) -> tuple[pa.Table, Array, Array]:
@@ -212,6 +231,9 @@ def persons_chunk(
             "weight": pa.array(weight, pa.float64(), from_pandas=True),
             "strata": pa.array(strata.astype(str).astype(object), pa.string()),
             "psu": pa.array(psu.astype(str).astype(object), pa.string()),
+            "deceased_date": pa.array(
+                _deaths(config, start, n).astype("datetime64[D]"), pa.date32()
+            ),
         }
     )
     if config.bad_rows and n > 0:

@@ -45,6 +45,8 @@ REASON_ZH: dict[str, str] = {
     "birth-date-not-a-date": "出生日期不是有效日期",
     "birth-date-after-today": "出生日期晚于今天",
     "birth-date-impossible-age": "出生日期对应的年龄不可能",
+    "deceased-date-not-a-date": "死亡日期不是有效日期",
+    "deceased-before-as-of": "评估日期前已死亡",
     # labs
     "loinc-missing": "缺少 LOINC",
     "loinc-not-screened": "LOINC 不在筛查项目内",
