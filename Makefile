@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
+	$(BIN)/mgcare db import src/mgcare/demo/demo_patient.json   # the demo patient in the web app (idempotent)
 	$(BIN)/mgcare serve --host 127.0.0.1 --port 8000 --dev
 
 lint: install
