@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, ParamSpec, TextIO, TypeVar
+from typing import Any, Literal, ParamSpec, TextIO, TypeVar, get_args
 
 from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.exc import (
@@ -74,6 +74,7 @@ CSV_COLUMNS = (
 
 
 MAX_NAME = 200  # persons.external_id and persons.display_name are String(200)
+MAX_REASON = 500
 MAX_LISTING = 1000
 MAGNESIUM = "magnesium"
 
@@ -346,6 +347,12 @@ def add_person(engine: Engine, person: Person, *, display_name: str | None = Non
 RowT = TypeVar("RowT", LabResultRow, MedicationRow, ConditionRow, FoodLogRow)
 
 
+def _next_position(rows: Sequence[LabResultRow | MedicationRow | ConditionRow | FoodLogRow]) -> int:
+    """One past the highest stored position: after a removal leaves a gap, `len(rows)` would
+    repeat the last row's position and make the order of the two rows undefined."""
+    return max((row.position for row in rows), default=-1) + 1
+
+
 def _append(
     engine: Engine,
     person_id: int,
@@ -359,7 +366,7 @@ def _append(
     with _write(engine) as session:
         person = _person_row(session, person_id, lock=True)
         rows = collection(person)
-        row = build(len(rows))
+        row = build(_next_position(rows))
         rows.append(row)
         person.updated_at = utcnow()
         session.flush()
@@ -498,19 +505,23 @@ def _store_record(
 
         known_labs = set(existing.labs)  # frozen models hash: large imports stay linear
         new_labs = [lab for lab in record.labs if lab not in known_labs]
+        start = _next_position(row.labs)
         for offset, lab in enumerate(new_labs):
-            row.labs.append(_lab_row(lab, len(existing.labs) + offset, knowledge))
+            row.labs.append(_lab_row(lab, start + offset, knowledge))
         known_meds = set(existing.medications)
         new_meds = [m for m in record.medications if m not in known_meds]
+        start = _next_position(row.medications)
         for offset, medication in enumerate(new_meds):
-            row.medications.append(_medication_row(medication, len(existing.medications) + offset))
+            row.medications.append(_medication_row(medication, start + offset))
         known_conds = set(existing.conditions)
         new_conds = [c for c in record.conditions if c not in known_conds]
+        start = _next_position(row.conditions)
         for offset, condition in enumerate(new_conds):
-            row.conditions.append(_condition_row(condition, len(existing.conditions) + offset))
+            row.conditions.append(_condition_row(condition, start + offset))
         new_food = [f for f in record.food_log if f not in existing.food_log]
+        start = _next_position(row.food_log)
         for offset, entry in enumerate(new_food):
-            row.food_log.append(FoodLogRow(position=len(existing.food_log) + offset, entry=entry))
+            row.food_log.append(FoodLogRow(position=start + offset, entry=entry))
         if not created and (new_labs or new_meds or new_conds or new_food):
             row.updated_at = utcnow()
         session.flush()
@@ -681,7 +692,156 @@ def delete_person(engine: Engine, person_id: int) -> None:
         _audit(session, "delete", "person", person_id, person_id, external_id=external_id)
 
 
+EntryKind = Literal["lab_result", "medication", "condition", "food_log_entry"]
+ENTRY_KINDS: tuple[EntryKind, ...] = get_args(EntryKind)
+_ENTRY_TABLES: dict[str, type[LabResultRow | MedicationRow | ConditionRow | FoodLogRow]] = {
+    "lab_result": LabResultRow,
+    "medication": MedicationRow,
+    "condition": ConditionRow,
+    "food_log_entry": FoodLogRow,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """One stored lab result, medication, condition or food-log row with its row id, as JSON
+    values (what a confirmation page shows and the audit log keeps after a removal)."""
+
+    kind: EntryKind
+    entry_id: int
+    person_id: int
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A person's record plus the row id of every entry, index for index
+    (`lab_ids[i]` is `record.labs[i]`), so pages can offer to remove one entry."""
+
+    record: PatientRecord
+    lab_ids: tuple[int, ...]
+    medication_ids: tuple[int, ...]
+    condition_ids: tuple[int, ...]
+    food_log_ids: tuple[int, ...]
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _entry_values(row: LabResultRow | MedicationRow | ConditionRow | FoodLogRow) -> dict[str, Any]:
+    """Every stored column of an entry (but ids), JSON-ready."""
+    if isinstance(row, LabResultRow):
+        return {
+            "analyte": row.analyte,
+            "value": row.value,
+            "unit": row.unit,
+            "value_mmol_l": row.value_mmol_l,
+            "effective": row.effective,
+            "reference_low": row.reference_low,
+            "reference_high": row.reference_high,
+            "interpretation": row.interpretation,
+            "loinc": row.loinc,
+            "method": row.method,
+            "source": row.source,
+            "position": row.position,
+        }
+    if isinstance(row, MedicationRow):
+        return {
+            "name": row.name,
+            "codes": list(row.codes or []),
+            "status": row.status,
+            "start": _iso(row.start),
+            "end": _iso(row.end),
+            "draft": row.draft,
+            "source": row.source,
+            "position": row.position,
+        }
+    if isinstance(row, ConditionRow):
+        return {
+            "name": row.name,
+            "codes": list(row.codes or []),
+            "onset": _iso(row.onset),
+            "active": row.active,
+            "source": row.source,
+            "position": row.position,
+        }
+    return {"entry": dict(row.entry), "position": row.position}
+
+
+def _entry_row(
+    session: Session, person_id: int, kind: str, entry_id: int
+) -> LabResultRow | MedicationRow | ConditionRow | FoodLogRow:
+    """The entry, or StoreError when the kind is unknown or the row is not this person's
+    (the same message either way: a guessed id tells nothing about other persons)."""
+    table = _ENTRY_TABLES.get(kind)
+    if table is None:
+        raise StoreError(f"unknown entry kind {kind!r}; use one of {', '.join(ENTRY_KINDS)}")
+    row = session.get(table, entry_id)
+    entry_types = (LabResultRow, MedicationRow, ConditionRow, FoodLogRow)
+    if not isinstance(row, entry_types) or row.person_id != person_id:
+        raise StoreError(f"person {person_id} has no {kind.replace('_', ' ')} with id {entry_id}")
+    return row
+
+
+def _checked_reason(reason: str | None) -> str | None:
+    if reason is None:
+        return None
+    if "\x00" in reason:
+        raise StoreError("the reason may not contain NUL (0x00) characters")
+    text = " ".join(reason.split())
+    if len(text) > MAX_REASON:
+        raise StoreError(f"the reason is longer than {MAX_REASON} characters")
+    return text or None
+
+
+@_guarded
+def remove_entry(
+    engine: Engine,
+    person_id: int,
+    kind: EntryKind,
+    entry_id: int,
+    *,
+    reason: str | None = None,
+) -> None:
+    """Delete one wrongly entered lab result, medication, condition or food-log row in one
+    audited transaction. The audit row keeps the removed values and the reason, so the log
+    still says what was there. Positions of the other rows are left as they are (gaps are
+    harmless: order is by position, and appends continue after the highest)."""
+    text = _checked_reason(reason)
+    with _write(engine) as session:
+        person = _person_row(session, person_id, lock=True)
+        row = _entry_row(session, person_id, kind, entry_id)
+        values = _entry_values(row)
+        session.delete(row)
+        person.updated_at = utcnow()
+        _audit(session, "delete", kind, entry_id, person_id, removed=values, reason=text)
+
+
 # --- reads -------------------------------------------------------------------------------------
+
+
+@_guarded
+def get_entry(engine: Engine, person_id: int, kind: EntryKind, entry_id: int) -> StoredEntry:
+    """One stored entry of a person; StoreError if unknown or another person's."""
+    with Session(engine) as session:
+        _person_row(session, person_id)
+        row = _entry_row(session, person_id, kind, entry_id)
+        return StoredEntry(kind, entry_id, person_id, _entry_values(row))
+
+
+@_guarded
+def stored_record(engine: Engine, person_id: int) -> StoredRecord:
+    """`person_record` plus the row ids of its entries, read in one session."""
+    with Session(engine) as session:
+        row = _person_row(session, person_id)
+        return StoredRecord(
+            record=_record_of(row),
+            lab_ids=tuple(lab.id for lab in row.labs),
+            medication_ids=tuple(m.id for m in row.medications),
+            condition_ids=tuple(c.id for c in row.conditions),
+            food_log_ids=tuple(f.id for f in row.food_log),
+        )
 
 
 @_guarded

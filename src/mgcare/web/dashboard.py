@@ -45,20 +45,38 @@ class ItemView:
 
 @dataclass(frozen=True, slots=True)
 class Named:
-    """A medication or condition as entered, with what mgcare recognised in it."""
+    """A medication or condition as entered, with what mgcare recognised in it, and its store
+    row id (None when the record was not read from the store) for the Remove button."""
 
     name: str
     recognised: tuple[str, ...]
     since: date | None
     active: bool
+    entry_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class FoodRow:
+    """One food-log row: `amount` is how it was entered (e.g. "30 g", "200 mg")."""
+
     food: str
     name: str
     grams: float
     magnesium_mg: float | None
+    entry_id: int | None = None
+    day: str | None = None
+    amount: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LabRow:
+    """One stored result of any test, as reported, for the table of all results."""
+
+    entry_id: int | None
+    analyte: str
+    name: str
+    value: str
+    day: str
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,10 @@ class Dashboard:
     food_rows: tuple[FoodRow, ...]
     intake: Mapping[str, Any] | None
     intake_problem: str | None
+    labs: tuple[LabRow, ...] = ()
+    """Every stored result, newest first (what the Remove buttons act on)."""
+    earlier_food: tuple[FoodRow, ...] = ()
+    """Food-log rows of other days than `food_day`, newest first."""
 
 
 def claims_by_code(knowledge: Knowledge) -> dict[str, tuple[str, ...]]:
@@ -158,12 +180,15 @@ def build_dashboard(
     lang: Lang,
     claims: Mapping[str, tuple[str, ...]],
     intake: IntakeCache,
+    entry_ids: EntryIds | None = None,
 ) -> Dashboard:
     """Assess the record (with its newest food-log day) and arrange the result for the page.
 
     `mg_history` is (effective, value, unit, mmol/L or None) per stored magnesium result, oldest
-    first, as `mgcare.store.repository.history` returns them."""
-    food_day, day_rows = latest_food_day(record.food_log)
+    first, as `mgcare.store.repository.history` returns them. `entry_ids` are the store row ids
+    of the record's entries, index for index, so each can offer a Remove button."""
+    ids = entry_ids or EntryIds()
+    food_day, _ = latest_food_day(record.food_log)
     result, intake_problem = assess_record(record, as_of=as_of, lang=lang, intake=intake)
     latest = None
     if result.serum_magnesium is None and mg_history:
@@ -185,8 +210,9 @@ def build_dashboard(
             ),
             since=m.start,
             active=is_current(m, as_of),
+            entry_id=_nth(ids.medications, index),
         )
-        for m in record.medications
+        for index, m in enumerate(record.medications)
     )
     conditions = tuple(
         Named(
@@ -203,22 +229,24 @@ def build_dashboard(
             ),
             since=c.onset,
             active=c.active,
+            entry_id=_nth(ids.conditions, index),
         )
-        for c in record.conditions
+        for index, c in enumerate(record.conditions)
     )
-    food_rows = []
-    for row in day_rows:
-        name = str(row.get("food") or row.get("supplement") or "")
-        grams = _grams(row)
-        magnesium = None
-        try:
-            food = foods.get(name)
-            name = (food.name_zh if lang == "zh" else None) or food.name_en
-            if food.magnesium_mg_per_100g is not None and grams is not None:
-                magnesium = round(grams * food.magnesium_mg_per_100g / 100, 1)
-        except (UnknownFoodError, ValueError):
-            pass
-        food_rows.append(FoodRow(str(row.get("food") or ""), name, grams or 0.0, magnesium))
+    food_rows: list[FoodRow] = []
+    earlier_food: list[FoodRow] = []
+    for index, row in enumerate(record.food_log):
+        shown = _food_row(row, foods, lang, _nth(ids.food_log, index))
+        if food_day is None or shown.day == food_day:
+            food_rows.append(shown)
+        else:
+            earlier_food.append(shown)
+    earlier_food.sort(key=lambda r: r.day or "", reverse=True)
+    labs = sorted(
+        ((lab.effective_date.isoformat(), index, lab) for index, lab in enumerate(record.labs)),
+        key=lambda item: (item[0], item[1]),
+        reverse=True,
+    )
     return Dashboard(
         assessment=result,
         latest=latest,
@@ -233,7 +261,76 @@ def build_dashboard(
         food_rows=tuple(food_rows),
         intake=result.intake,
         intake_problem=intake_problem,
+        labs=tuple(
+            LabRow(
+                entry_id=_nth(ids.labs, index),
+                analyte=lab.analyte,
+                name=_analyte_name(lab.analyte, knowledge, lang),
+                value=f"{lab.value:g} {unit_label(lab.unit or '')}".strip(),
+                day=day,
+            )
+            for day, index, lab in labs
+        ),
+        earlier_food=tuple(earlier_food),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class EntryIds:
+    """Store row ids of a record's entries, index for index with the record's lists."""
+
+    labs: Sequence[int] = ()
+    medications: Sequence[int] = ()
+    conditions: Sequence[int] = ()
+    food_log: Sequence[int] = ()
+
+
+def _nth(ids: Sequence[int], index: int) -> int | None:
+    return ids[index] if index < len(ids) else None
+
+
+def _analyte_name(analyte: str, knowledge: Knowledge, lang: Lang) -> str:
+    info = knowledge.analytes.get(analyte)
+    if info is None:
+        return analyte
+    return info.name_zh if lang == "zh" else info.name_en
+
+
+def _food_row(
+    row: Mapping[str, Any], foods: FoodDatabase, lang: Lang, entry_id: int | None
+) -> FoodRow:
+    """A food-log row named in the reader's language, with its magnesium where known."""
+    name = str(row.get("food") or row.get("supplement") or "")
+    grams = _grams(row)
+    magnesium = None
+    try:
+        food = foods.get(name)
+        name = (food.name_zh if lang == "zh" else None) or food.name_en
+        if food.magnesium_mg_per_100g is not None and grams is not None:
+            magnesium = round(grams * food.magnesium_mg_per_100g / 100, 1)
+    except (UnknownFoodError, ValueError):
+        pass
+    return FoodRow(
+        str(row.get("food") or ""),
+        name,
+        grams or 0.0,
+        magnesium,
+        entry_id=entry_id,
+        day=str(row["date"]) if row.get("date") else None,
+        amount=food_amount(row),
+    )
+
+
+def food_amount(row: Mapping[str, Any]) -> str:
+    """How much, as entered: "30 g" for a food, "200 mg" for a supplement."""
+    if row.get("supplement"):
+        dose = row.get("elemental_mg") or row.get("dose_mg")
+        return f"{dose} mg" if dose not in (None, "") else ""
+    amount, unit = row.get("amount"), row.get("unit")
+    if amount in (None, ""):
+        return ""
+    text = f"{amount:g}" if isinstance(amount, float) else str(amount)
+    return f"{text} {unit or ''}".strip()
 
 
 def _grams(row: Mapping[str, Any]) -> float | None:

@@ -39,7 +39,14 @@ from mgcare.store.db import StoreUnavailable
 from mgcare.views import food_hit
 from mgcare.web.app import WebState, web_state
 from mgcare.web.csrf import CSRF_COOKIE, CSRF_FIELD, form_allowed, new_token, usable_token
-from mgcare.web.dashboard import assess_record, build_dashboard, listing_status, status_label
+from mgcare.web.dashboard import (
+    EntryIds,
+    assess_record,
+    build_dashboard,
+    food_amount,
+    listing_status,
+    status_label,
+)
 from mgcare.web.forms import (
     Outcome,
     check_condition,
@@ -383,13 +390,13 @@ def _dashboard_data(web: WebState, person_id: int, lang: Lang) -> dict[str, Any]
     engine = web.store.engine()
     try:
         listing = repo.person_listing(engine, person_id)
-        record = repo.person_record(engine, person_id)
+        stored = repo.stored_record(engine, person_id)
         points = repo.history(engine, person_id, "magnesium")
     except repo.StoreError:
         raise NotFound from None
     read = time.perf_counter()
     board = build_dashboard(
-        record,
+        stored.record,
         [(p.effective, p.value, p.unit, p.value_mmol_l) for p in points],
         web.knowledge,
         web.foods,
@@ -397,6 +404,12 @@ def _dashboard_data(web: WebState, person_id: int, lang: Lang) -> dict[str, Any]
         lang=lang,
         claims=web.claims,
         intake=web.intake,
+        entry_ids=EntryIds(
+            labs=stored.lab_ids,
+            medications=stored.medication_ids,
+            conditions=stored.condition_ids,
+            food_log=stored.food_log_ids,
+        ),
     )
     assessed = time.perf_counter()
     band, deficiency = mg_band_for(web.knowledge)
@@ -440,7 +453,9 @@ def _dashboard_data(web: WebState, person_id: int, lang: Lang) -> dict[str, Any]
 
 
 @router.get("/app/persons/{person_id}")
-async def dashboard(request: Request, person_id: str, saved: str | None = None) -> Response:
+async def dashboard(
+    request: Request, person_id: str, saved: str | None = None, removed: str | None = None
+) -> Response:
     started = time.perf_counter()
     page = Page.of(request)
     pid = _person_id(person_id)
@@ -462,6 +477,7 @@ async def dashboard(request: Request, person_id: str, saved: str | None = None) 
         trend_svg=data["trend_svg"],
         intake_svg=data["intake_svg"],
         saved=saved if saved in ("person", "lab", "medication", "condition", "food") else None,
+        removed=removed if removed in REMOVABLE.values() else None,
         as_of=page.web.today().isoformat(),
         title=_who(data["listing"], page),
     )
@@ -656,6 +672,151 @@ async def food_create(request: Request, person_id: str) -> Response:
     await run_in_threadpool(repo.add_food_entry, engine, listing.person_id, outcome.value)
     await run_in_threadpool(_record_assessment, web, listing.person_id, page.lang)
     return _redirect(page, f"/app/persons/{listing.person_id}?saved=food")
+
+
+# --- removing a wrongly entered entry --------------------------------------------------------
+
+REMOVABLE: dict[str, str] = {
+    "labs": "lab",
+    "medications": "medication",
+    "conditions": "condition",
+    "food": "food",
+}
+"""URL segment -> the short name used in element ids and message keys."""
+STORE_KIND: dict[str, repo.EntryKind] = {
+    "labs": "lab_result",
+    "medications": "medication",
+    "conditions": "condition",
+    "food": "food_log_entry",
+}
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What one confirmation page is about: whose entry, which, and how to name it."""
+
+    listing: repo.PersonListing
+    entry: repo.StoredEntry
+    segment: str
+    what: str
+    """The entry in words, e.g. "serum magnesium 0.45 mmol/L of 2026-11-20"."""
+    facts: list[tuple[str, str]]
+
+
+def _describe(
+    page: Page, segment: str, values: Mapping[str, Any]
+) -> tuple[str, list[tuple[str, str]]]:
+    """The entry in the reader's language: one phrase and the (label, value) list."""
+    web, t = page.web, page.t
+    if segment == "labs":
+        analyte = web.knowledge.analytes.get(str(values["analyte"]))
+        name = (
+            (analyte.name_zh if page.lang == "zh" else analyte.name_en)
+            if analyte is not None
+            else str(values["analyte"])
+        )
+        value = f"{float(values['value']):g} {unit_label(str(values['unit']))}"
+        day = str(values["effective"])[:10]
+        what = t("describe_lab", analyte=name, value=value, date=day)
+        facts = [(t("field_analyte"), name), (t("field_value"), value)]
+        return what, [*facts, (t("field_effective"), day)]
+    if segment in ("medications", "conditions"):
+        name = str(values.get("name") or "-")
+        since = values.get("start" if segment == "medications" else "onset")
+        what = t("describe_named_since", name=name, date=since) if since else name
+        labels = (
+            ("field_medication", "field_start")
+            if segment == "medications"
+            else ("field_condition", "field_onset")
+        )
+        return what, [(t(labels[0]), name), (t(labels[1]), since or "—")]
+    entry = values["entry"]
+    food_id = str(entry.get("food") or "")
+    name = (_food_name(web, food_id, page.lang) or food_id) if food_id else ""
+    name = name or str(entry.get("supplement") or "-")
+    amount = food_amount(entry)
+    day = str(entry.get("date") or "")
+    what = (
+        t("describe_food", name=name, amount=amount, date=day)
+        if day
+        else t("describe_food_undated", name=name, amount=amount)
+    )
+    return what, [(t("field_food"), name), (t("col_amount"), amount), (t("field_date"), day or "—")]
+
+
+def _removal(page: Page, person_id: str, segment: str, entry_id: str) -> Removal:
+    """Look up the entry named by the URL; NotFound for an unknown kind, person or entry, or an
+    entry of another person."""
+    if segment not in STORE_KIND:
+        raise NotFound
+    pid, eid = _person_id(person_id), _person_id(entry_id)
+    engine = page.web.store.engine()
+    try:
+        listing = repo.person_listing(engine, pid)
+        entry = repo.get_entry(engine, pid, STORE_KIND[segment], eid)
+    except repo.StoreError:
+        raise NotFound from None
+    what, facts = _describe(page, segment, entry.values)
+    return Removal(listing, entry, segment, what, facts)
+
+
+def _remove_page(
+    page: Page, removal: Removal, values: Mapping[str, str], errors: Mapping[str, Msg]
+) -> Response:
+    short = REMOVABLE[removal.segment]
+    return page.render(
+        "remove_confirm.html",
+        422 if errors else 200,
+        pid=removal.listing.person_id,
+        name=_who(removal.listing, page),
+        segment=removal.segment,
+        short=short,
+        entry_id=removal.entry.entry_id,
+        what=removal.what,
+        facts=removal.facts,
+        values=values,
+        errors=errors,
+        warnings={},
+        max_reason=repo.MAX_REASON,
+        title=page.t(f"remove_title_{short}"),
+    )
+
+
+@router.get("/app/persons/{person_id}/{segment}/{entry_id}/remove")
+async def remove_form(request: Request, person_id: str, segment: str, entry_id: str) -> Response:
+    page = Page.of(request)
+    removal = await run_in_threadpool(_removal, page, person_id, segment, entry_id)
+    return _remove_page(page, removal, {}, {})
+
+
+@router.post("/app/persons/{person_id}/{segment}/{entry_id}/remove")
+async def remove_confirmed(
+    request: Request, person_id: str, segment: str, entry_id: str
+) -> Response:
+    page = Page.of(request)
+    form = await _form(request)
+    web = page.web
+    removal = await run_in_threadpool(_removal, page, person_id, segment, entry_id)
+    reason = " ".join(form.get("reason", "").replace("\x00", " ").split())
+    if len(reason) > repo.MAX_REASON:
+        errors = {"reason": Msg.of("error_too_long", limit=repo.MAX_REASON)}
+        return _remove_page(page, removal, form, errors)
+    pid = removal.listing.person_id
+    engine = web.store.engine()
+    try:
+        await run_in_threadpool(
+            lambda: repo.remove_entry(
+                engine,
+                pid,
+                STORE_KIND[segment],
+                removal.entry.entry_id,
+                reason=reason or None,
+            )
+        )
+    except repo.StoreError:  # removed meanwhile (a second tab, a double submit)
+        raise NotFound from None
+    await run_in_threadpool(_record_assessment, web, pid, page.lang)
+    return _redirect(page, f"/app/persons/{pid}?removed={REMOVABLE[segment]}")
 
 
 # --- PDF -------------------------------------------------------------------------------------

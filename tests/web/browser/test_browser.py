@@ -341,6 +341,39 @@ def test_medication_found_by_chinese_name_adds_a_finding(page: Page, knowledge: 
     assert page.locator("#findings [data-code='depleting-medication']").count() >= 1
 
 
+def test_removing_a_mistyped_mg_result_changes_the_status(
+    page: Page, server: Server, knowledge: Knowledge
+) -> None:
+    """Mg 0.45 typed instead of 0.54: Remove (named after the result) → confirm with a reason →
+    the dashboard shows the status of the remaining result and one trend point."""
+    pid = create_person(page)
+    good_day, wrong_day = days_ago(20), days_ago(2)
+    add_mg(page, pid, "0.84", "mmol/L", good_day)
+    add_mg(page, pid, "0.45", "mmol/L", wrong_day)
+    wrong = expected_status(knowledge, 0.45, "mmol/L", wrong_day)
+    right = expected_status(knowledge, 0.84, "mmol/L", good_day)
+    assert wrong != right
+    shown = page.locator("#mg-status [data-status]")
+    assert shown.get_attribute("data-status") == wrong
+    assert trend_points(page) == 2
+
+    button = page.get_by_role(
+        "button", name=f"Remove serum magnesium 0.45 mmol/L of {wrong_day}", exact=True
+    )
+    assert button.count() == 1, "no Remove button named after the wrong result"
+    button.click()
+    page.wait_for_url(re.compile(r"/app/persons/\d+/labs/\d+/remove"))
+    assert "0.45" in page.inner_text("#removed-entry")
+    page.get_by_label("Reason for removing").fill("typed 0.45 instead of 0.54")
+    assert submit(page, "#remove-form") == 303
+    page.wait_for_url(DASHBOARD)
+    assert page.locator("#removed-notice").is_visible()
+    assert shown.get_attribute("data-status") == right
+    assert "0.84" in page.inner_text("#mg-status")
+    assert trend_points(page) == 1
+    assert stored_labs(server, pid) == 1
+
+
 def test_language_switch_sets_lang_and_persists(
     page: Page, browser: Browser, server: Server
 ) -> None:
