@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -599,21 +599,32 @@ def medication_form(request: Request, person_id: str) -> Response:
     return _simple_page(page, "medication_form.html", listing, {}, None, "new_medication_title")
 
 
-@router.post("/app/persons/{person_id}/medications/new")
-async def medication_create(request: Request, person_id: str) -> Response:
+async def _create_named(
+    request: Request,
+    person_id: str,
+    kind: Literal["medication", "condition"],
+    check: Callable[..., Any],
+    add: Callable[[Any, int, Any], int],
+) -> Response:
+    """POST of the medication and condition forms: check, store, re-assess, redirect (or the
+    form again with its messages)."""
     page = Page.of(request)
     form = await _form(request)
     web = page.web
     listing = await run_in_threadpool(_listing, web, _person_id(person_id))
-    outcome = check_medication(form, web.knowledge, today=web.today())
+    outcome = check(form, web.knowledge, today=web.today())
     if outcome.value is None:
-        return _simple_page(
-            page, "medication_form.html", listing, form, outcome, "new_medication_title"
-        )
-    engine = web.store.engine()
-    await run_in_threadpool(repo.add_medication, engine, listing.person_id, outcome.value)
+        return _simple_page(page, f"{kind}_form.html", listing, form, outcome, f"new_{kind}_title")
+    await run_in_threadpool(add, web.store.engine(), listing.person_id, outcome.value)
     await run_in_threadpool(_record_assessment, web, listing.person_id, page.lang)
-    return _redirect(page, f"/app/persons/{listing.person_id}?saved=medication")
+    return _redirect(page, f"/app/persons/{listing.person_id}?saved={kind}")
+
+
+@router.post("/app/persons/{person_id}/medications/new")
+async def medication_create(request: Request, person_id: str) -> Response:
+    return await _create_named(
+        request, person_id, "medication", check_medication, repo.add_medication
+    )
 
 
 @router.get("/app/persons/{person_id}/conditions/new")
@@ -625,19 +636,7 @@ def condition_form(request: Request, person_id: str) -> Response:
 
 @router.post("/app/persons/{person_id}/conditions/new")
 async def condition_create(request: Request, person_id: str) -> Response:
-    page = Page.of(request)
-    form = await _form(request)
-    web = page.web
-    listing = await run_in_threadpool(_listing, web, _person_id(person_id))
-    outcome = check_condition(form, web.knowledge, today=web.today())
-    if outcome.value is None:
-        return _simple_page(
-            page, "condition_form.html", listing, form, outcome, "new_condition_title"
-        )
-    engine = web.store.engine()
-    await run_in_threadpool(repo.add_condition, engine, listing.person_id, outcome.value)
-    await run_in_threadpool(_record_assessment, web, listing.person_id, page.lang)
-    return _redirect(page, f"/app/persons/{listing.person_id}?saved=condition")
+    return await _create_named(request, person_id, "condition", check_condition, repo.add_condition)
 
 
 def _food_name(web: WebState, food_id: str, lang: Lang) -> str:
