@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from mgcare.i18n import UI, Lang
+from mgcare.i18n import UI, L, Lang
 from mgcare.knowledge import Knowledge, load_knowledge
 from mgcare.screen import words
 from mgcare.screen.engines import DuckDBEngine, Engine, FileFormat, SparkEngine
@@ -56,90 +56,100 @@ class ScreenSummary:
         return self.out / "summary.html"
 
     def lines(self) -> list[str]:
-        """A short text summary for people (the CLI's text output), in `lang`."""
-        if self.lang == "zh":
-            return self._lines_zh()
-        counts = self.data["counts"]
+        """The summary for people, in `lang`: codes as they are in English, each code beside its
+        label in Chinese; the disclaimer last."""
+        lang = self.lang
+        data, counts = self.data, self.data["counts"]
+        say = {key: text.get(lang) for key, text in LINES.items()}
         out = [
-            f"Screened {self.persons:,} persons as of {self.data['as_of']} "
-            f"(engine {self.data['engine']}, knowledge {self.data['knowledge_version']})",
-            f"Serum magnesium in the last {self.data['lookback_months']} months: "
-            f"{self.magnesium_measured:,} persons",
+            say["screened"].format(
+                persons=self.persons,
+                as_of=data["as_of"],
+                engine=data["engine"],
+                knowledge=data["knowledge_version"],
+            ),
+            say["measured"].format(months=data["lookback_months"], n=self.magnesium_measured),
         ]
-        for status, n in self.mg_status.items():
-            out.append(f"  {status}: {n:,}")
-        out.append("Findings (persons):")
-        for code, n in sorted(self.codes.items(), key=lambda cv: (-cv[1], cv[0])):
-            if n:
-                out.append(f"  {code}: {n:,}")
+        out += [
+            say["item"].format(label=words.status(status, lang), n=n)
+            for status, n in self.mg_status.items()
+        ]
+        out.append(say["findings"])
+        out += [
+            say["item"].format(label=words.finding(code, lang), n=n)
+            for code, n in sorted(self.codes.items(), key=lambda cv: (-cv[1], cv[0]))
+            if n
+        ]
         out.append(
-            "On a depleting drug without a recent magnesium result: "
-            f"{counts['depleting-medication-without-magnesium-check']:,}"
+            say["unchecked"].format(
+                label=words.finding(words.DEPLETING_WITHOUT_CHECK, lang, show_code=False),
+                n=counts[words.DEPLETING_WITHOUT_CHECK],
+            )
         )
-        for table, info in self.data["tables"].items():
+        for table, info in data["tables"].items():
             excluded = info.get("excluded", {})
             if excluded:
-                reasons = ", ".join(f"{k} {v:,}" for k, v in excluded.items())
-                out.append(f"Excluded {table} rows: {reasons}")
-        weighted = self.data.get("weighted")
+                reasons = say["list_separator"].join(
+                    f"{words.reason(k, lang)} {v:,}" for k, v in excluded.items()
+                )
+                out.append(say["excluded"].format(table=words.table(table, lang), reasons=reasons))
+        weighted = data.get("weighted")
         if weighted:
             design = weighted["design"]
             out.append(
-                f"Survey-weighted prevalence (95% CI; {design['strata_count']} strata, "
-                f"{design['psu_count']:,} PSUs, df {design['df']}):"
+                say["weighted"].format(
+                    strata=design["strata_count"], psus=design["psu_count"], df=design["df"]
+                )
             )
-            for name, e in weighted["prevalence"].items():
-                if e["n"] and e["estimate"] > 0:
-                    out.append(
-                        f"  {name}: {100 * e['estimate']:.2f}% "
-                        f"({100 * e['ci_low']:.2f}-{100 * e['ci_high']:.2f})"
-                    )
-        out += [f"Wrote {self.persons_path}", f"Wrote {self.json_path}", f"Wrote {self.html_path}"]
+            out += [
+                say["prevalence"].format(
+                    label=words.indicator(name, lang),
+                    estimate=100 * e["estimate"],
+                    low=100 * e["ci_low"],
+                    high=100 * e["ci_high"],
+                )
+                for name, e in weighted["prevalence"].items()
+                if e["n"] and e["estimate"] > 0
+            ]
+        out += [
+            say["wrote"].format(path=path)
+            for path in (self.persons_path, self.json_path, self.html_path)
+        ]
         if self.disclaimer:
-            out.append(f"{UI['disclaimer'].get('en')}: {self.disclaimer}")
+            out.append(
+                say["disclaimer"].format(label=UI["disclaimer"].get(lang), text=self.disclaimer)
+            )
         return out
 
-    def _lines_zh(self) -> list[str]:
-        """The same lines in Simplified Chinese, each code beside its label, and the disclaimer."""
-        lang: Lang = "zh"
-        counts = self.data["counts"]
-        out = [
-            f"已筛查 {self.persons:,} 人，截至 {self.data['as_of']}"
-            f"（引擎 {self.data['engine']}，知识库 {self.data['knowledge_version']}）",
-            f"近 {self.data['lookback_months']} 个月内有血清镁结果：{self.magnesium_measured:,} 人",
-        ]
-        for status, n in self.mg_status.items():
-            out.append(f"  {words.status(status, lang)}：{n:,}")
-        out.append("发现（人数）：")
-        for code, n in sorted(self.codes.items(), key=lambda cv: (-cv[1], cv[0])):
-            if n:
-                out.append(f"  {words.finding(code, lang)}：{n:,}")
-        out.append(
-            f"{words.FINDING_ZH[words.DEPLETING_WITHOUT_CHECK]}："
-            f"{counts[words.DEPLETING_WITHOUT_CHECK]:,}"
-        )
-        for table, info in self.data["tables"].items():
-            excluded = info.get("excluded", {})
-            if excluded:
-                reasons = "，".join(f"{words.reason(k, lang)} {v:,}" for k, v in excluded.items())
-                out.append(f"{words.table(table, lang)}表排除的行：{reasons}")
-        weighted = self.data.get("weighted")
-        if weighted:
-            design = weighted["design"]
-            out.append(
-                f"调查加权患病率（95% CI；{design['strata_count']} 个层，"
-                f"{design['psu_count']:,} 个初级抽样单位，自由度 {design['df']}）："
-            )
-            for name, e in weighted["prevalence"].items():
-                if e["n"] and e["estimate"] > 0:
-                    out.append(
-                        f"  {words.indicator(name, lang)}：{100 * e['estimate']:.2f}%"
-                        f"（{100 * e['ci_low']:.2f}-{100 * e['ci_high']:.2f}）"
-                    )
-        out += [f"已写入 {path}" for path in (self.persons_path, self.json_path, self.html_path)]
-        if self.disclaimer:
-            out.append(f"{UI['disclaimer'].get(lang)}：{self.disclaimer}")
-        return out
+
+# The text summary's sentences; codes and numbers are filled in by `ScreenSummary.lines`.
+LINES: dict[str, L] = {
+    "screened": L(
+        "Screened {persons:,} persons as of {as_of} (engine {engine}, knowledge {knowledge})",
+        "已筛查 {persons:,} 人，截至 {as_of}（引擎 {engine}，知识库 {knowledge}）",
+    ),
+    "measured": L(
+        "Serum magnesium in the last {months} months: {n:,} persons",
+        "近 {months} 个月内有血清镁结果：{n:,} 人",
+    ),
+    "item": L("  {label}: {n:,}", "  {label}：{n:,}"),
+    "findings": L("Findings (persons):", "发现（人数）："),
+    "unchecked": L(
+        "On a depleting drug without a recent magnesium result: {n:,}", "{label}：{n:,}"
+    ),
+    "list_separator": L(", ", "，"),
+    "excluded": L("Excluded {table} rows: {reasons}", "{table}表排除的行：{reasons}"),
+    "weighted": L(
+        "Survey-weighted prevalence (95% CI; {strata} strata, {psus:,} PSUs, df {df}):",
+        "调查加权患病率（95% CI；{strata} 个层，{psus:,} 个初级抽样单位，自由度 {df}）：",
+    ),
+    "prevalence": L(
+        "  {label}: {estimate:.2f}% ({low:.2f}-{high:.2f})",
+        "  {label}：{estimate:.2f}%（{low:.2f}-{high:.2f}）",
+    ),
+    "wrote": L("Wrote {path}", "已写入 {path}"),
+    "disclaimer": L("{label}: {text}", "{label}：{text}"),
+}
 
 
 def input_format(path: Path) -> FileFormat | str:
