@@ -1,14 +1,15 @@
 """Benchmark of `mgcare screen` (issue 6): 1M persons / 50M lab rows on this machine.
 
     python bench/bench_screen.py [--persons 1000000] [--labs-per-person 50] [--spark-persons 100000]
-                                 [--pandas-persons 50000] [--spark-full]
+                                 [--pandas-persons 200000] [--spark-full]
 
 Generates the tables once (seeded) in a temporary folder that later runs reuse, then, each in
 its own process so peak memory is its own: DuckDB scanning the lab columns (the floor the
 target is stated against), one GROUP BY person over the same columns without any rule (the
 lower bound of any per-person screen), a skeleton screen (latest time per analyte written per
-person, no rule: a lower bound of any exact screen), the end-to-end DuckDB screen, a straightforward pandas implementation on a subset (time scaled by
-rows) next to DuckDB on the same subset, and Spark local[2] on a subset (checked identical to
+person, no rule: a lower bound of any exact screen), the end-to-end DuckDB screen, a straightforward pandas implementation on a subset as large as pandas
+holds comfortably here (10M lab rows by default; the target is judged on that measured pair, the
+time scaled to all rows is reported beside it) next to DuckDB on the same subset, and Spark local[2] on a subset (checked identical to
 DuckDB). Writes bench/results/screen.json.
 """
 
@@ -85,7 +86,9 @@ def peak_rss_gb() -> float:
 
 
 def child_scan(folder: Path) -> dict[str, Any]:
-    """DuckDB reading and decoding every lab column the screen reads, nothing else."""
+    """DuckDB reading and decoding every column the screen reads, nothing else: the lab columns
+    (the floor the target is stated against) and, separately, the persons, medications and
+    conditions columns (the screen reads those too)."""
     import duckdb
 
     con = duckdb.connect()
@@ -94,15 +97,30 @@ def child_scan(folder: Path) -> dict[str, Any]:
         "min(person_id), min(loinc), sum(value), min(unit), max(effective), "
         "sum(reference_low), sum(reference_high), min(interpretation)"
     )
+    others = {
+        "persons": "min(person_id), max(birth_date), sum(age_years), min(sex), sum(weight), "
+        "min(strata), min(psu), max(deceased_date)",
+        "medications": 'min(person_id), min(code), min(system), max(start), max("end"), '
+        "min(status)",
+        "conditions": "min(person_id), min(code), min(system), max(onset), bool_or(active)",
+    }
     timings = []
+    other_timings = []
     for _ in range(3):
         started = time.perf_counter()
         rows = con.execute(f"SELECT count(*), {decode} FROM read_parquet('{path}')").fetchone()
         timings.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        for table, columns in others.items():
+            con.execute(
+                f"SELECT count(*), {columns} FROM read_parquet('{folder / (table + '.parquet')}')"
+            ).fetchone()
+        other_timings.append(time.perf_counter() - started)
     assert rows is not None
     return {
         "seconds": min(timings),
         "all_runs": timings,
+        "other_tables_seconds": min(other_timings),
         "rows": int(rows[0]),
         "peak_rss_gb": peak_rss_gb(),
     }
@@ -375,7 +393,13 @@ def main() -> None:
         "--persons", type=int, default=int(os.environ.get("MGCARE_BENCH_PERSONS", 1_000_000))
     )
     parser.add_argument("--labs-per-person", type=float, default=50.0)
-    parser.add_argument("--pandas-persons", type=int, default=50_000)
+    parser.add_argument(
+        "--pandas-persons",
+        type=int,
+        default=200_000,
+        help="persons for the pandas comparison (200k = 10M lab rows, 5.7 GB in pandas; "
+        "all 50M rows would need about 28 GB, more than this machine has)",
+    )
     parser.add_argument("--spark-persons", type=int, default=100_000)
     parser.add_argument("--spark-full", action="store_true", help="also run Spark on the full set")
     parser.add_argument(
@@ -426,6 +450,7 @@ def main() -> None:
     screen = run_child("screen", str(full), str(work / "duckdb"), "duckdb")
     scan_after = run_child("scan", str(full))
     floor = min(scan["seconds"], scan_after["seconds"])
+    floor_all = floor + min(scan["other_tables_seconds"], scan_after["other_tables_seconds"])
     group_floor = run_child("floor", str(full))
     (work / "skeleton").mkdir(parents=True, exist_ok=True)
     skeleton = run_child("skeleton", str(full), str(work / "skeleton"))
@@ -441,7 +466,9 @@ def main() -> None:
     duck_small = run_child("screen", str(small), str(work / "duckdb-small"), "duckdb")
     pandas_scaled = pandas["seconds"] * scan["rows"] / pandas["lab_rows"]
     print(
-        f"pandas on {pandas['lab_rows']:,} rows: {pandas['seconds']:.2f} s (scaled: {pandas_scaled:.0f} s); DuckDB same subset: {duck_small['seconds']:.2f} s",
+        f"pandas on {pandas['lab_rows']:,} rows: {pandas['seconds']:.2f} s, "
+        f"{pandas['peak_rss_gb']:.1f} GB (scaled to all rows: {pandas_scaled:.0f} s); DuckDB "
+        f"same subset: {duck_small['seconds']:.2f} s, {duck_small['peak_rss_gb']:.1f} GB",
         flush=True,
     )
 
@@ -482,15 +509,18 @@ def main() -> None:
         "duckdb_skeleton_screen_seconds": skeleton["seconds"],
         "duckdb_skeleton_screen_runs": skeleton["all_runs"],
         "ratio_skeleton_to_scan": skeleton["seconds"] / floor,
+        "duckdb_scan_all_inputs_seconds": floor_all,
         "screen_duckdb": screen,
         "ratio_to_scan": screen["seconds"] / floor,
+        "ratio_to_scan_all_inputs": screen["seconds"] / floor_all,
         "ratio_to_group_by_person": screen["seconds"] / group_floor["seconds"],
         "pandas_subset": {
             **pandas,
             "scaled_seconds": pandas_scaled,
             "duckdb_same_subset_seconds": duck_small["seconds"],
+            "duckdb_same_subset_peak_rss_gb": duck_small["peak_rss_gb"],
         },
-        "speedup_vs_pandas": pandas_scaled / screen["seconds"],
+        "speedup_vs_pandas_scaled_to_all_rows": pandas_scaled / screen["seconds"],
         "speedup_vs_pandas_same_subset": pandas["seconds"] / duck_small["seconds"],
         "peak_rss_gb": screen["peak_rss_gb"],
         "spark_local2_subset": {
@@ -502,7 +532,7 @@ def main() -> None:
         "targets": TARGETS,
         "met": {
             "vs_scan": screen["seconds"] / floor <= TARGETS["vs_scan_at_most"],
-            "vs_pandas": pandas_scaled / screen["seconds"] >= TARGETS["vs_pandas_at_least"],
+            "vs_pandas": pandas["seconds"] / duck_small["seconds"] >= TARGETS["vs_pandas_at_least"],
             "peak_memory": screen["peak_rss_gb"] <= TARGETS["peak_rss_gb_at_most"],
         },
     }
@@ -510,7 +540,16 @@ def main() -> None:
     RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(
         json.dumps(
-            {k: results[k] for k in ("ratio_to_scan", "speedup_vs_pandas", "peak_rss_gb", "met")},
+            {
+                k: results[k]
+                for k in (
+                    "ratio_to_scan",
+                    "ratio_to_scan_all_inputs",
+                    "speedup_vs_pandas_same_subset",
+                    "peak_rss_gb",
+                    "met",
+                )
+            },
             indent=2,
         )
     )
