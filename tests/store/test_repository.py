@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -266,12 +266,18 @@ passwords = st.text(
 )
 
 
-@settings(max_examples=60, deadline=None)
-@given(password=passwords)
-def test_messages_never_show_the_password(password: str) -> None:
+def _postgres_url(password: str) -> str:
     from urllib.parse import quote
 
-    url = f"postgresql+psycopg://bob:{quote(password, safe='')}@db.example:5432/mg"
+    return f"postgresql+psycopg://bob:{quote(password, safe='')}@db.example:5432/mg"
+
+
+@settings(max_examples=60, deadline=None)
+@given(password=passwords)
+@example(password="i")  # inside "connection" and "failed:": once mangled the driver's words
+@example(password="on")
+def test_messages_never_show_the_password(password: str) -> None:
+    url = _postgres_url(password)
     shown = "postgresql+psycopg://bob:***@db.example:5432/mg"
     assert masked_url(url) == shown
     assume(password not in f"cannot use the database at {shown}: auth for rejected")
@@ -279,4 +285,22 @@ def test_messages_never_show_the_password(password: str) -> None:
     assert (
         describe_failure(failure, url)
         == f"cannot use the database at {shown}: auth for *** rejected"
+    )
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("x failed: y", "auth for *** rejected"),  # a cut at its own "failed:" would show " y"
+        ("failed:", "rejected"),  # the password is the marker itself: cut after it, nothing shown
+        ("abc", "auth for *** rejected"),
+    ],
+)
+def test_the_cut_after_failed_never_splits_the_password(password: str, reason: str) -> None:
+    failure = RuntimeError(
+        f'connection to server at "db", port 5432 failed: auth for {password} rejected'
+    )
+    shown = "postgresql+psycopg://bob:***@db.example:5432/mg"
+    assert describe_failure(failure, _postgres_url(password)) == (
+        f"cannot use the database at {shown}: {reason}"
     )

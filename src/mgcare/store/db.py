@@ -106,17 +106,22 @@ _NO_SCHEMA = ("no such table", "does not exist")
 
 def describe_failure(exc: BaseException, url: str) -> str:
     """One line for a database that is locked, missing, damaged or unreachable. The driver's
-    text is reduced to its first line and scrubbed of the URL's password."""
+    text is reduced to its first line and scrubbed of the URL's password. The driver's words are
+    read before the scrub (a short password such as "i" would otherwise mangle "connection" and
+    "failed:"); only fixed sentences or scrubbed driver text reach the message."""
     shown = masked_url(url)
     original = getattr(exc, "orig", None) or exc
     lines = [line.strip() for line in str(original).splitlines() if line.strip()]
     text = lines[0] if lines else type(original).__name__
     try:
-        password = make_url(url).password
+        secret = make_url(url).password
     except ArgumentError:
-        password = None
-    if password:
-        text = text.replace(str(password), "***")
+        secret = None
+    password = str(secret) if secret else ""
+
+    def scrubbed(part: str) -> str:
+        return part.replace(password, "***") if password else part
+
     lowered = text.lower()
     if any(marker in lowered for marker in _LOCKED):
         return "database is locked by another process; try again"
@@ -130,7 +135,7 @@ def describe_failure(exc: BaseException, url: str) -> str:
     if "file is not a database" in lowered:
         return f"the file at {shown} is not an SQLite database"
     if "malformed" in lowered:
-        return f"the database at {shown} is damaged ({text})"
+        return f"the database at {shown} is damaged ({scrubbed(text)})"
     if any(marker in lowered for marker in _NO_SCHEMA) and (
         "table" in lowered or "relation" in lowered
     ):
@@ -144,6 +149,24 @@ def describe_failure(exc: BaseException, url: str) -> str:
         return f"cannot reach the database at {shown}: connection timed out"
     if "server closed the connection" in lowered or "connection is closed" in lowered:
         return f"lost the connection to the database at {shown}; try again"
-    if "failed:" in text:  # psycopg: 'connection to server at "h", port p failed: reason'
-        text = text.rsplit("failed:", 1)[1].strip()
-    return f"cannot use the database at {shown}: {text}"
+    return f"cannot use the database at {shown}: {scrubbed(_driver_reason(text, password))}"
+
+
+def _driver_reason(text: str, password: str) -> str:
+    """psycopg's 'connection to server at "h", port p failed: reason' -> 'reason'. The cut is the
+    last "failed:" that does not fall inside an occurrence of the password, so no piece of the
+    password is left that the scrub cannot recognise."""
+    occurrences: list[tuple[int, int]] = []
+    if password:
+        start = text.find(password)
+        while start >= 0:
+            occurrences.append((start, start + len(password)))
+            start = text.find(password, start + 1)
+    marker = "failed:"
+    cut = text.rfind(marker)
+    while cut >= 0:
+        end = cut + len(marker)
+        if not any(first < end < last for first, last in occurrences):
+            return text[end:].strip()
+        cut = text.rfind(marker, 0, cut)
+    return text
