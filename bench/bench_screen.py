@@ -5,12 +5,13 @@
 
 Generates the tables once (seeded) in a temporary folder that later runs reuse, then, each in
 its own process so peak memory is its own: DuckDB scanning the lab columns (the floor the
-target is stated against), one GROUP BY person over the same columns without any rule (the
-lower bound of any per-person screen), a skeleton screen (latest time per analyte written per
-person, no rule: a lower bound of any exact screen), the end-to-end DuckDB screen, a straightforward pandas implementation on a subset as large as pandas
-holds comfortably here (10M lab rows by default; the target is judged on that measured pair, the
-time scaled to all rows is reported beside it) next to DuckDB on the same subset, and Spark local[2] on a subset (checked identical to
-DuckDB). Writes bench/results/screen.json.
+target is stated against) and the other input tables, one GROUP BY person over the lab columns
+without any rule (the lower bound of any per-person screen), a skeleton screen (latest time per
+analyte written per person, no rule: a lower bound of any exact screen), the end-to-end DuckDB
+screen, a straightforward pandas implementation on a subset as large as pandas holds
+comfortably here (10M lab rows by default; the target is judged on that measured pair, the time
+scaled to all rows is reported beside it) next to DuckDB on the same subset, and Spark local[2]
+on a subset (checked identical to DuckDB). Writes bench/results/screen.json.
 """
 
 from __future__ import annotations
@@ -27,23 +28,16 @@ import time
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mgcare.screen.schema import TableName
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "screen.json"
 AS_OF = date(2026, 6, 30)
 SEED = 20261125
 TARGETS = {"vs_scan_at_most": 2.0, "vs_pandas_at_least": 5.0, "peak_rss_gb_at_most": 4.0}
-LAB_COLUMNS = (
-    "person_id",
-    "loinc",
-    "value",
-    "unit",
-    "effective",
-    "reference_low",
-    "reference_high",
-    "interpretation",
-)
 
 
 def data_dir(persons: int, labs_per_person: float) -> Path:
@@ -85,6 +79,17 @@ def peak_rss_gb() -> float:
 # --- children (each prints one JSON line) ----------------------------------------------------------
 
 
+def decode_sql(table: TableName) -> str:
+    """One cheap aggregate per column of the screen's input table `table` (mgcare.screen.schema),
+    so that every column is read and decoded and nothing else is done."""
+    from mgcare.screen.schema import SPECS
+
+    aggregate = {"number": "sum", "date": "max", "timestamp": "max", "bool": "bool_or"}
+    return ", ".join(
+        f'{aggregate.get(column.kind, "min")}("{column.name}")' for column in SPECS[table].columns
+    )
+
+
 def child_scan(folder: Path) -> dict[str, Any]:
     """DuckDB reading and decoding every column the screen reads, nothing else: the lab columns
     (the floor the target is stated against) and, separately, the persons, medications and
@@ -92,29 +97,22 @@ def child_scan(folder: Path) -> dict[str, Any]:
     import duckdb
 
     con = duckdb.connect()
-    path = str(folder / "labs.parquet")
-    decode = (
-        "min(person_id), min(loinc), sum(value), min(unit), max(effective), "
-        "sum(reference_low), sum(reference_high), min(interpretation)"
-    )
-    others = {
-        "persons": "min(person_id), max(birth_date), sum(age_years), min(sex), sum(weight), "
-        "min(strata), min(psu), max(deceased_date)",
-        "medications": 'min(person_id), min(code), min(system), max(start), max("end"), '
-        "min(status)",
-        "conditions": "min(person_id), min(code), min(system), max(onset), bool_or(active)",
-    }
+
+    def scan(table: TableName) -> tuple[Any, ...] | None:
+        parquet = folder / f"{table}.parquet"
+        return con.execute(
+            f"SELECT count(*), {decode_sql(table)} FROM read_parquet('{parquet}')"
+        ).fetchone()
+
     timings = []
     other_timings = []
     for _ in range(3):
         started = time.perf_counter()
-        rows = con.execute(f"SELECT count(*), {decode} FROM read_parquet('{path}')").fetchone()
+        rows = scan("labs")
         timings.append(time.perf_counter() - started)
         started = time.perf_counter()
-        for table, columns in others.items():
-            con.execute(
-                f"SELECT count(*), {columns} FROM read_parquet('{folder / (table + '.parquet')}')"
-            ).fetchone()
+        for table in ("persons", "medications", "conditions"):
+            scan(table)
         other_timings.append(time.perf_counter() - started)
     assert rows is not None
     return {
@@ -397,8 +395,8 @@ def main() -> None:
         "--pandas-persons",
         type=int,
         default=200_000,
-        help="persons for the pandas comparison (200k = 10M lab rows, 5.7 GB in pandas; "
-        "all 50M rows would need about 28 GB, more than this machine has)",
+        help="persons for the pandas comparison (default 200k = 10M lab rows: pandas cannot "
+        "hold all 50M rows in this machine's memory)",
     )
     parser.add_argument("--spark-persons", type=int, default=100_000)
     parser.add_argument("--spark-full", action="store_true", help="also run Spark on the full set")
@@ -451,6 +449,7 @@ def main() -> None:
     scan_after = run_child("scan", str(full))
     floor = min(scan["seconds"], scan_after["seconds"])
     floor_all = floor + min(scan["other_tables_seconds"], scan_after["other_tables_seconds"])
+    ratio_to_scan = screen["seconds"] / floor
     group_floor = run_child("floor", str(full))
     (work / "skeleton").mkdir(parents=True, exist_ok=True)
     skeleton = run_child("skeleton", str(full), str(work / "skeleton"))
@@ -465,6 +464,7 @@ def main() -> None:
     pandas = run_child("pandas", str(small))
     duck_small = run_child("screen", str(small), str(work / "duckdb-small"), "duckdb")
     pandas_scaled = pandas["seconds"] * scan["rows"] / pandas["lab_rows"]
+    speedup_same_subset = pandas["seconds"] / duck_small["seconds"]
     print(
         f"pandas on {pandas['lab_rows']:,} rows: {pandas['seconds']:.2f} s, "
         f"{pandas['peak_rss_gb']:.1f} GB (scaled to all rows: {pandas_scaled:.0f} s); DuckDB "
@@ -511,7 +511,7 @@ def main() -> None:
         "ratio_skeleton_to_scan": skeleton["seconds"] / floor,
         "duckdb_scan_all_inputs_seconds": floor_all,
         "screen_duckdb": screen,
-        "ratio_to_scan": screen["seconds"] / floor,
+        "ratio_to_scan": ratio_to_scan,
         "ratio_to_scan_all_inputs": screen["seconds"] / floor_all,
         "ratio_to_group_by_person": screen["seconds"] / group_floor["seconds"],
         "pandas_subset": {
@@ -521,7 +521,7 @@ def main() -> None:
             "duckdb_same_subset_peak_rss_gb": duck_small["peak_rss_gb"],
         },
         "speedup_vs_pandas_scaled_to_all_rows": pandas_scaled / screen["seconds"],
-        "speedup_vs_pandas_same_subset": pandas["seconds"] / duck_small["seconds"],
+        "speedup_vs_pandas_same_subset": speedup_same_subset,
         "peak_rss_gb": screen["peak_rss_gb"],
         "spark_local2_subset": {
             **spark_small,
@@ -531,7 +531,7 @@ def main() -> None:
         "spark_local2_full": spark_full,
         "targets": TARGETS,
         "met": {
-            "vs_scan": screen["seconds"] / floor <= TARGETS["vs_scan_at_most"],
+            "vs_scan": ratio_to_scan <= TARGETS["vs_scan_at_most"],
             "vs_pandas": pandas["seconds"] / duck_small["seconds"] >= TARGETS["vs_pandas_at_least"],
             "peak_memory": screen["peak_rss_gb"] <= TARGETS["peak_rss_gb_at_most"],
         },

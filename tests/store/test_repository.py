@@ -266,6 +266,9 @@ passwords = st.text(
 )
 
 
+SHOWN_URL = "postgresql+psycopg://bob:***@db.example:5432/mg"
+
+
 def _postgres_url(password: str) -> str:
     from urllib.parse import quote
 
@@ -278,7 +281,7 @@ def _postgres_url(password: str) -> str:
 @example(password="on")
 def test_messages_never_show_the_password(password: str) -> None:
     url = _postgres_url(password)
-    shown = "postgresql+psycopg://bob:***@db.example:5432/mg"
+    shown = SHOWN_URL
     assert masked_url(url) == shown
     assume(password not in f"cannot use the database at {shown}: auth for rejected")
     failure = RuntimeError(f"connection to server failed: auth for {password} rejected\nmore")
@@ -300,7 +303,7 @@ def test_the_cut_after_failed_never_splits_the_password(password: str, reason: s
     failure = RuntimeError(
         f'connection to server at "db", port 5432 failed: auth for {password} rejected'
     )
-    shown = "postgresql+psycopg://bob:***@db.example:5432/mg"
+    shown = SHOWN_URL
     assert describe_failure(failure, _postgres_url(password)) == (
         f"cannot use the database at {shown}: {reason}"
     )

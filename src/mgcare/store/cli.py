@@ -496,6 +496,8 @@ def export_command(
 def _pg_dump(engine: Engine, target: Path, lang: Language) -> None:
     """PostgreSQL: run pg_dump (custom format, for pg_restore); the password goes through
     the environment, never the command line."""
+    from mgcare.store.db import scrub_password
+
     executable = shutil.which("pg_dump")
     shown = engine.url.render_as_string(hide_password=True)
     if executable is None:
@@ -519,9 +521,8 @@ def _pg_dump(engine: Engine, target: Path, lang: Language) -> None:
     if done.returncode != 0:
         target.unlink(missing_ok=True)
         reason = next((line for line in done.stderr.splitlines() if line.strip()), "failed")
-        if url.password:
-            reason = reason.replace(str(url.password), "***")
         reason = reason.removeprefix("pg_dump: error: ")
+        reason = scrub_password(reason, str(url.password) if url.password else None)
         _fail(msg.text(lang.value, "backup.pg_dump_failed", url=shown, reason=reason))
 
 

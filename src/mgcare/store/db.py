@@ -118,10 +118,6 @@ def describe_failure(exc: BaseException, url: str) -> str:
     except ArgumentError:
         secret = None
     password = str(secret) if secret else ""
-
-    def scrubbed(part: str) -> str:
-        return part.replace(password, "***") if password else part
-
     lowered = text.lower()
     if any(marker in lowered for marker in _LOCKED):
         return "database is locked by another process; try again"
@@ -135,7 +131,7 @@ def describe_failure(exc: BaseException, url: str) -> str:
     if "file is not a database" in lowered:
         return f"the file at {shown} is not an SQLite database"
     if "malformed" in lowered:
-        return f"the database at {shown} is damaged ({scrubbed(text)})"
+        return f"the database at {shown} is damaged ({scrub_password(text, password)})"
     if any(marker in lowered for marker in _NO_SCHEMA) and (
         "table" in lowered or "relation" in lowered
     ):
@@ -149,7 +145,13 @@ def describe_failure(exc: BaseException, url: str) -> str:
         return f"cannot reach the database at {shown}: connection timed out"
     if "server closed the connection" in lowered or "connection is closed" in lowered:
         return f"lost the connection to the database at {shown}; try again"
-    return f"cannot use the database at {shown}: {scrubbed(_driver_reason(text, password))}"
+    return f"cannot use the database at {shown}: {scrub_password(_driver_reason(text, password), password)}"
+
+
+def scrub_password(text: str, password: str | None) -> str:
+    """`text` with every occurrence of `password` replaced by ***. Scrub last, after any reading
+    or cutting of the driver's words: a short password also occurs inside ordinary words."""
+    return text.replace(password, "***") if password else text
 
 
 def _driver_reason(text: str, password: str) -> str:
