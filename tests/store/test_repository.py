@@ -279,11 +279,13 @@ def _postgres_url(password: str) -> str:
 @given(password=passwords)
 @example(password="i")  # inside "connection" and "failed:": once mangled the driver's words
 @example(password="on")
+@example(password="MALFORMED")  # a classifier word inside the password once read as "damaged"
 def test_messages_never_show_the_password(password: str) -> None:
     url = _postgres_url(password)
     shown = SHOWN_URL
     assert masked_url(url) == shown
     assume(password not in f"cannot use the database at {shown}: auth for rejected")
+    assume(password != "failed:")  # the marker itself: tested below
     failure = RuntimeError(f"connection to server failed: auth for {password} rejected\nmore")
     assert (
         describe_failure(failure, url)
@@ -292,10 +294,31 @@ def test_messages_never_show_the_password(password: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "password",
+    ["MALFORMED", "database is locked", "Connection refused", "timed out", "no such table"],
+)
+def test_words_inside_the_password_do_not_classify_the_failure(password: str) -> None:
+    failure = RuntimeError(f"connection to server failed: auth for {password} rejected")
+    assert describe_failure(failure, _postgres_url(password)) == (
+        f"cannot use the database at {SHOWN_URL}: auth for *** rejected"
+    )
+
+
+def test_the_drivers_own_words_still_classify_when_they_contain_the_password() -> None:
+    failure = RuntimeError("database disk image is malformed")
+    assert describe_failure(failure, _postgres_url("form")) == (
+        f"the database at {SHOWN_URL} is damaged (database disk image is mal***ed)"
+    )
+
+
+@pytest.mark.parametrize(
     ("password", "reason"),
     [
         ("x failed: y", "auth for *** rejected"),  # a cut at its own "failed:" would show " y"
-        ("failed:", "rejected"),  # the password is the marker itself: cut after it, nothing shown
+        # the password is the driver's marker itself: no cut can be trusted, all is scrubbed
+        ("failed:", 'connection to server at "db", port 5432 *** auth for *** rejected'),
+        ("xfailed:", "auth for *** rejected"),
+        ("d: au", 'connection to server at "db", port 5432 faile***th for *** rejected'),  # no cut
         ("abc", "auth for *** rejected"),
     ],
 )

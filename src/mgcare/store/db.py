@@ -7,6 +7,7 @@ line that never shows a password.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,9 @@ def describe_failure(exc: BaseException, url: str) -> str:
     """One line for a database that is locked, missing, damaged or unreachable. The driver's
     text is reduced to its first line and scrubbed of the URL's password. The driver's words are
     read before the scrub (a short password such as "i" would otherwise mangle "connection" and
-    "failed:"); only fixed sentences or scrubbed driver text reach the message."""
+    "failed:"), and a word that lies wholly inside the password is not the driver's (a password
+    "MALFORMED" must not make the database look damaged); only fixed sentences or scrubbed
+    driver text reach the message."""
     shown = masked_url(url)
     original = getattr(exc, "orig", None) or exc
     lines = [line.strip() for line in str(original).splitlines() if line.strip()]
@@ -118,57 +121,82 @@ def describe_failure(exc: BaseException, url: str) -> str:
     except ArgumentError:
         secret = None
     password = str(secret) if secret else ""
-    lowered = text.lower()
-    if any(marker in lowered for marker in _LOCKED):
+    spans = _password_spans(text, password)
+
+    def says(*markers: str) -> bool:
+        return any(_driver_says(text, marker, spans) for marker in markers)
+
+    if says(*_LOCKED):
         return "database is locked by another process; try again"
-    if "deadlock detected" in lowered:
+    if says("deadlock detected"):
         return "database is busy (a concurrent transaction conflicted); try again"
-    if "unable to open database file" in lowered:
+    if says("unable to open database file"):
         return (
             f"cannot open the database at {shown}: the file or its directory is missing "
             "or not writable"
         )
-    if "file is not a database" in lowered:
+    if says("file is not a database"):
         return f"the file at {shown} is not an SQLite database"
-    if "malformed" in lowered:
+    if says("malformed"):
         return f"the database at {shown} is damaged ({scrub_password(text, password)})"
-    if any(marker in lowered for marker in _NO_SCHEMA) and (
-        "table" in lowered or "relation" in lowered
-    ):
+    if says(*_NO_SCHEMA) and says("table", "relation"):
         return (
             f"the database at {shown} has no mgcare tables; "
             "run `mgcare db info --database URL` once to create them"
         )
-    if "connection refused" in lowered:
+    if says("connection refused"):
         return f"cannot reach the database at {shown}: connection refused"
-    if "timeout expired" in lowered or "timed out" in lowered:
+    if says("timeout expired", "timed out"):
         return f"cannot reach the database at {shown}: connection timed out"
-    if "server closed the connection" in lowered or "connection is closed" in lowered:
+    if says("server closed the connection", "connection is closed"):
         return f"lost the connection to the database at {shown}; try again"
-    return f"cannot use the database at {shown}: {scrub_password(_driver_reason(text, password), password)}"
+    reason = _driver_reason(text, spans)
+    return f"cannot use the database at {shown}: {scrub_password(reason, password)}"
+
+
+def _password_spans(text: str, password: str) -> list[tuple[int, int]]:
+    """Where the password occurs in `text` (overlapping occurrences included)."""
+    spans: list[tuple[int, int]] = []
+    if password:
+        start = text.find(password)
+        while start >= 0:
+            spans.append((start, start + len(password)))
+            start = text.find(password, start + 1)
+    return spans
+
+
+def _driver_says(text: str, marker: str, spans: list[tuple[int, int]]) -> bool:
+    """Whether `marker` occurs in `text` (any case) as the driver's word, not the password's."""
+    return any(
+        _drivers_own(found.start(), found.end(), spans)
+        for found in re.finditer(re.escape(marker), text, flags=re.IGNORECASE)
+    )
+
+
+def _drivers_own(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    """Whether text[start:end] has a character outside every password occurrence: only then
+    did the driver write it."""
+    return any(
+        not any(first <= index < last for first, last in spans) for index in range(start, end)
+    )
+
+
+def _driver_reason(text: str, spans: list[tuple[int, int]]) -> str:
+    """psycopg's 'connection to server at "h", port p failed: reason' -> 'reason'. The cut is the
+    last "failed:" the driver wrote (not one inside the password) and does not fall inside an
+    occurrence of the password, so no piece of the password is left that the scrub cannot
+    recognise."""
+    marker = "failed:"
+    cut = text.rfind(marker)
+    while cut >= 0:
+        end = cut + len(marker)
+        if _drivers_own(cut, end, spans) and not any(first < end < last for first, last in spans):
+            return text[end:].strip()
+        cut = text.rfind(marker, 0, cut)
+    return text
 
 
 def scrub_password(text: str, password: str | None) -> str:
     """`text` with every occurrence of `password` replaced by ***. Scrub last, after any reading
     or cutting of the driver's words: a short password also occurs inside ordinary words."""
     return text.replace(password, "***") if password else text
-
-
-def _driver_reason(text: str, password: str) -> str:
-    """psycopg's 'connection to server at "h", port p failed: reason' -> 'reason'. The cut is the
-    last "failed:" that does not fall inside an occurrence of the password, so no piece of the
-    password is left that the scrub cannot recognise."""
-    occurrences: list[tuple[int, int]] = []
-    if password:
-        start = text.find(password)
-        while start >= 0:
-            occurrences.append((start, start + len(password)))
-            start = text.find(password, start + 1)
-    marker = "failed:"
-    cut = text.rfind(marker)
-    while cut >= 0:
-        end = cut + len(marker)
-        if not any(first < end < last for first, last in occurrences):
-            return text[end:].strip()
-        cut = text.rfind(marker, 0, cut)
-    return text
