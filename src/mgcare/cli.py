@@ -425,6 +425,14 @@ def screen_command(
     ],
     medications: Annotated[Path | None, typer.Option("--medications")] = None,
     conditions: Annotated[Path | None, typer.Option("--conditions")] = None,
+    medication_resources: Annotated[
+        Path | None,
+        typer.Option(
+            "--medication-resources",
+            help="FHIR Medication .ndjson of the same export, for medicationReference in "
+            "--medications .ndjson",
+        ),
+    ] = None,
     engine: Annotated[ScreenEngine, typer.Option("--engine")] = ScreenEngine.duckdb,
     as_of: Annotated[
         str | None,
@@ -460,6 +468,7 @@ def screen_command(
             progress=True,
             knowledge=knowledge,
             lang=lang.value,
+            medication_resources=medication_resources,
         )
     except ScreenInputError as exc:
         fail(str(exc))

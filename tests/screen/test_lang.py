@@ -172,7 +172,7 @@ def test_every_code_and_reason_has_a_chinese_label(screened: Screened) -> None:
 @pytest.mark.slow
 def test_cli_lang_zh_end_to_end(tmp_path: Path, knowledge: Knowledge) -> None:
     """The CLI on the small FHIR Bulk fixtures: Chinese text, a Chinese page, the same JSON."""
-    bulk = ROOT / "tests" / "screen" / "fixtures" / "fhir_bulk"
+    bulk = ROOT / "examples" / "fhir_bulk"
     common = [
         "screen",
         "--persons",
@@ -189,6 +189,8 @@ def test_cli_lang_zh_end_to_end(tmp_path: Path, knowledge: Knowledge) -> None:
     text = run_mgcare(*common, "--out", str(tmp_path / "text"), "--lang", "zh")
     assert text.returncode == 0, text.stderr
     assert text.stdout.startswith("已筛查 ") and "发现（人数）：" in text.stdout
+    # without --medication-resources the one reference to Medication.ndjson stays unresolved
+    assert "找不到对应的 Medication：1 条" in text.stdout
     assert text.stdout.rstrip("\n").endswith(f"免责声明：{knowledge.texts.disclaimer_zh}")
     html = (tmp_path / "text" / "summary.html").read_text(encoding="utf-8")
     assert '<html lang="zh-Hans">' in html and knowledge.texts.disclaimer_zh in html

@@ -111,6 +111,11 @@ class ScreenSummary:
                 for name, e in weighted["prevalence"].items()
                 if e["n"] and e["estimate"] > 0
             ]
+        unresolved = (data["inputs"].get("fhir_ndjson", {}).get("medications", {})).get(
+            "medication_reference_unresolved", 0
+        )
+        if unresolved:
+            out.append(say["unresolved"].format(n=unresolved))
         out += [
             say["wrote"].format(path=path)
             for path in (self.persons_path, self.json_path, self.html_path)
@@ -147,6 +152,13 @@ LINES: dict[str, L] = {
         "  {label}: {estimate:.2f}% ({low:.2f}-{high:.2f})",
         "  {label}：{estimate:.2f}%（{low:.2f}-{high:.2f}）",
     ),
+    "unresolved": L(
+        "FHIR medications whose medicationReference points to no Medication given: {n:,} (their "
+        "display text was used where present; give the export's Medication .ndjson with "
+        "--medication-resources)",
+        "FHIR 用药记录的 medicationReference 找不到对应的 Medication：{n:,} 条（有显示文本的按文本"
+        "识别；请用 --medication-resources 提供导出中的 Medication .ndjson）",
+    ),
     "wrote": L("Wrote {path}", "已写入 {path}"),
     "disclaimer": L("{label}: {text}", "{label}：{text}"),
 }
@@ -167,7 +179,12 @@ def input_format(path: Path) -> FileFormat | str:
 
 
 def _inputs(
-    persons: Path, labs: Path, medications: Path | None, conditions: Path | None, work: Path
+    persons: Path,
+    labs: Path,
+    medications: Path | None,
+    conditions: Path | None,
+    work: Path,
+    medication_resources: Path | None = None,
 ) -> Inputs:
     given: dict[str, Path | None] = {
         "persons": persons,
@@ -179,6 +196,18 @@ def _inputs(
         if path is not None and not path.exists():
             raise ScreenInputError(f"{name}: {path}: no such file")
     formats = {name: input_format(path) for name, path in given.items() if path is not None}
+    if medication_resources is not None:
+        if formats.get("medications") != "ndjson":
+            raise ScreenInputError(
+                "medication resources resolve FHIR medicationReference: give --medications as "
+                "FHIR MedicationRequest/MedicationStatement .ndjson too"
+            )
+        if not medication_resources.is_file():
+            raise ScreenInputError(f"medication resources: {medication_resources}: no such file")
+        if input_format(medication_resources) != "ndjson":
+            raise ScreenInputError(
+                f"medication resources: {medication_resources}: expected FHIR Medication .ndjson"
+            )
     tables: dict[str, Table | None] = {}
     if any(fmt == "ndjson" for fmt in formats.values()):
         from mgcare.screen.ndjson import convert_ndjson
@@ -190,6 +219,7 @@ def _inputs(
                 if path is not None and formats[name] == "ndjson"
             },
             work,
+            medication_resources=medication_resources,
         )
         for name, path in converted.items():
             tables[name] = Table(path, "parquet")
@@ -226,12 +256,14 @@ def run_screen(
     check_duplicates: bool | None = None,
     session: Any = None,
     lang: Lang = "en",
+    medication_resources: Path | None = None,
 ) -> ScreenSummary:
     """Screen the long tables of DESIGN.md section 6 and write DIR/persons.parquet,
     DIR/summary.json and DIR/summary.html. `today` (default: the later of `as_of` and the real
     date, as `mgcare assess` validates) bounds the dates accepted as not in the future. `lang`
     sets the language of summary.html, the progress line and `lines()`; summary.json and
-    persons.parquet are the same in every language."""
+    persons.parquet are the same in every language. `medication_resources` is the FHIR export's
+    Medication .ndjson, which NDJSON medications' medicationReference may point to."""
     if engine not in ENGINES:
         raise ScreenInputError(f"unknown engine {engine!r} (use {' or '.join(ENGINES)})")
     knowledge = knowledge or load_knowledge()
@@ -244,7 +276,7 @@ def run_screen(
         shutil.rmtree(work)
     work.mkdir()
     try:
-        inputs = _inputs(persons, labs, medications, conditions, work)
+        inputs = _inputs(persons, labs, medications, conditions, work, medication_resources)
         runner: Engine = (
             SparkEngine(spark_master, session)
             if engine == "spark" and session is not None

@@ -6,7 +6,9 @@ The mapping follows mgcare.fhir, the single-patient FHIR adapter: the first LOIN
 pack knows; the UCUM code when the quantity's system is UCUM, else its unit text; effective from
 effectiveDateTime, effectivePeriod.start, effectiveInstant or issued; observations with status
 entered-in-error, cancelled or registered, or without a quantity, are left out and counted;
-medication codings (RxNorm, ATC), their displays and the concept text become one row each;
+medication codings (RxNorm, ATC), their displays and the concept text become one row each
+(a medicationReference is resolved to its Medication: contained, in the same file or in the
+export's Medication file, as mgcare.fhir does; unresolved, its display text is used and counted);
 conditions with verification refuted or entered-in-error are left out, and clinical status
 inactive/remission/resolved or an abatement makes a condition inactive. Patient.deceasedDateTime
 (its calendar day) becomes deceased_date; deceasedBoolean without a date is ignored, as mgcare.fhir
@@ -145,33 +147,58 @@ def observations_sql(path: Path, knowledge: Knowledge) -> tuple[str, str]:
     return rows, counts
 
 
-def _coded_rows(concept: str, kinds: tuple[str, ...], extra_text: str | None = None) -> str:
-    """SQL producing distinct (rid, code, system) rows from a CodeableConcept: each coding of a
-    known system, each coding display, and the concept text."""
-    pieces = []
-    for kind in kinds:
-        pieces.append(
-            f"SELECT rid, json_extract_string(coding, '$.code') AS code, '{kind}' AS system FROM codings "
-            f"WHERE json_extract_string(coding, '$.system') IN ({_systems(kind)})"
-        )
+def _coded_rows(kinds: tuple[str, ...]) -> str:
+    """SQL producing distinct (rid, code, system) rows from `concepts` (rid, concept JSON, display):
+    each coding of a known system, each coding display, the concept text and the display."""
+    pieces = [
+        f"SELECT rid, json_extract_string(coding, '$.code') AS code, '{kind}' AS system "
+        f"FROM codings WHERE json_extract_string(coding, '$.system') IN ({_systems(kind)})"
+        for kind in kinds
+    ]
     pieces.append(
         "SELECT rid, json_extract_string(coding, '$.display') AS code, 'text' AS system FROM codings "
         "WHERE json_extract_string(coding, '$.display') IS NOT NULL"
     )
     pieces.append(
-        f"SELECT rid, json_extract_string(j, '{concept}.text') AS code, 'text' AS system FROM r "
-        f"WHERE json_extract_string(j, '{concept}.text') IS NOT NULL"
+        "SELECT rid, json_extract_string(concept, '$.text') AS code, 'text' AS system "
+        "FROM concepts WHERE json_extract_string(concept, '$.text') IS NOT NULL"
     )
-    if extra_text:
-        pieces.append(
-            f"SELECT rid, json_extract_string(j, '{extra_text}') AS code, 'text' AS system FROM r "
-            f"WHERE json_extract_string(j, '{extra_text}') IS NOT NULL"
-        )
+    pieces.append(
+        "SELECT rid, display AS code, 'text' AS system FROM concepts WHERE display IS NOT NULL"
+    )
     return " UNION ".join(pieces)
 
 
-def medications_sql(path: Path) -> str:
-    concept = "$.medicationCodeableConcept"
+_CODINGS = (
+    "codings AS (SELECT rid, unnest(json_extract(concept, '$.coding[*]')) AS coding FROM concepts)"
+)
+
+
+def _medication_catalog(paths: list[Path]) -> str:
+    """Medication resources by the references that may point to them ('Medication/id' and
+    'urn:uuid:id', as mgcare.fhir keys them by id and fullUrl); the first of a repeated id."""
+    rows = " UNION ALL ".join(
+        f"SELECT json_extract_string(j, '$.id') AS id, json_extract(j, '$.code') AS code, "
+        f"{order} AS file, rid FROM {_source(path, ('Medication',))} x"
+        for order, path in enumerate(paths)
+    )
+    return f"""
+    catalog_ids AS (SELECT id, arg_min(code, (file, rid)) AS code FROM ({rows}) m
+                    WHERE id IS NOT NULL GROUP BY id),
+    catalog AS (SELECT 'Medication/' || id AS reference, code FROM catalog_ids
+                UNION ALL SELECT 'urn:uuid:' || id AS reference, code FROM catalog_ids)"""
+
+
+MEDICATION_TABLE = "medication_requests"
+
+
+def medications_sql(path: Path, medication_resources: Path | None = None) -> tuple[str, str, str]:
+    """(prepare, rows, counts) SQL. `prepare` reads the file once into the temp table
+    MEDICATION_TABLE (one row per request or statement, its medication resolved); `rows` and
+    `counts` read that table. The medication is medicationCodeableConcept, else the Medication
+    that medicationReference points to: contained ('#id'), in the same file, or in
+    `medication_resources` (the export's Medication.ndjson), as mgcare.fhir resolves it; a
+    reference that resolves to nothing falls back to its display text and is counted."""
     request = "json_extract_string(j, '$.resourceType') = 'MedicationRequest'"
     period_start = f"coalesce({_field('$.effectivePeriod.start')}, {_field('$.effectiveDateTime')})"
     start = f"CASE WHEN {request} THEN {_day(_field('$.authoredOn'))} ELSE {_day(period_start)} END"
@@ -179,26 +206,60 @@ def medications_sql(path: Path) -> str:
         f"CASE WHEN {request} THEN {_day(_field('$.dispenseRequest.validityPeriod.end'))} "
         f"ELSE {_day(_field('$.effectivePeriod.end'))} END"
     )
-    return f"""
+    catalog = [path] + ([medication_resources] if medication_resources is not None else [])
+    prepare = f"""
+    CREATE OR REPLACE TEMP TABLE {MEDICATION_TABLE} AS
     WITH r AS {_source(path, RESOURCE_TYPES["medications"])},
-    codings AS (SELECT rid, unnest(json_extract(j, '{concept}.coding[*]')) AS coding FROM r),
-    coded AS ({_coded_rows(concept, ("rxnorm", "atc"), "$.medicationReference.display")}),
-    meta AS (SELECT rid, {_reference("json_extract_string(j, '$.subject.reference')")} AS person_id,
-                    json_extract_string(j, '$.status') AS status, {start} AS s, {end} AS e FROM r)
+    {_medication_catalog(catalog)},
+    asked AS (SELECT rid, j, json_extract(j, '$.medicationCodeableConcept') AS given,
+                     {_field("$.medicationReference.reference")} AS reference,
+                     {_field("$.medicationReference.display")} AS display
+              FROM r),
+    contained AS (SELECT rid, '#' || json_extract_string(c, '$.id') AS reference,
+                         arg_max(json_extract(c, '$.code'), i) AS code
+                  FROM (SELECT rid, unnest(cl) AS c, generate_subscripts(cl, 1) AS i
+                        FROM (SELECT rid, json_extract(j, '$.contained[*]') AS cl FROM asked
+                              WHERE given IS NULL AND starts_with(reference, '#')) x) y
+                  WHERE json_extract_string(c, '$.resourceType') = 'Medication'
+                  GROUP BY rid, reference),
+    resolved AS (
+      SELECT a.rid, a.j, a.given, a.display,
+             CASE WHEN starts_with(a.reference, '#') THEN c.rid IS NOT NULL
+                  ELSE k.reference IS NOT NULL END AS found,
+             CASE WHEN starts_with(a.reference, '#') THEN c.code ELSE k.code END AS code,
+             a.given IS NULL AND a.reference IS NOT NULL AS by_reference
+      FROM asked a
+      LEFT JOIN contained c ON c.rid = a.rid AND c.reference = a.reference
+      LEFT JOIN catalog k ON a.given IS NULL AND k.reference = a.reference)
+    SELECT rid, {_reference("json_extract_string(j, '$.subject.reference')")} AS person_id,
+      json_extract_string(j, '$.status') AS status, {start} AS s, {end} AS e,
+      CASE WHEN given IS NOT NULL THEN given WHEN found THEN code END AS concept,
+      CASE WHEN given IS NULL AND NOT coalesce(found, false) THEN display END AS display,
+      by_reference AND NOT found AS unresolved
+    FROM resolved"""
+    rows = f"""
+    WITH concepts AS (SELECT rid, concept, display FROM {MEDICATION_TABLE}),
+    {_CODINGS},
+    coded AS ({_coded_rows(("rxnorm", "atc"))})
     SELECT m.person_id, c.code, c.system, m.s AS start,
       CASE WHEN m.e < m.s THEN NULL ELSE m.e END AS "end", m.status, c.rid AS fhir_line
-    FROM coded c JOIN meta m ON c.rid = m.rid"""
+    FROM coded c JOIN {MEDICATION_TABLE} m ON c.rid = m.rid"""
+    counts = f"""
+    SELECT count(*) FILTER (WHERE unresolved) AS unresolved,
+      count(*) FILTER (WHERE unresolved AND display IS NOT NULL) AS display_used
+    FROM {MEDICATION_TABLE}"""
+    return prepare, rows, counts
 
 
 def conditions_sql(path: Path) -> str:
-    concept = "$.code"
     verification = "json_extract_string(j, '$.verificationStatus.coding[0].code')"
     clinical = "json_extract_string(j, '$.clinicalStatus.coding[0].code')"
     return f"""
     WITH r AS (SELECT * FROM {_source(path, RESOURCE_TYPES["conditions"])} x
                WHERE coalesce({verification}, '') NOT IN ({_texts(EXCLUDED_VERIFICATION)})),
-    codings AS (SELECT rid, unnest(json_extract(j, '{concept}.coding[*]')) AS coding FROM r),
-    coded AS ({_coded_rows(concept, ("icd10", "snomed"))}),
+    concepts AS (SELECT rid, json_extract(j, '$.code') AS concept, NULL::VARCHAR AS display FROM r),
+    {_CODINGS},
+    coded AS ({_coded_rows(("icd10", "snomed"))}),
     meta AS (SELECT rid, {_reference("json_extract_string(j, '$.subject.reference')")} AS person_id,
                     {_day("json_extract_string(j, '$.onsetDateTime')")} AS onset,
                     (coalesce({clinical}, '') NOT IN ({_texts(INACTIVE_CONDITION)})
@@ -210,13 +271,19 @@ def conditions_sql(path: Path) -> str:
 
 
 def convert_ndjson(
-    paths: dict[str, Path], work: Path, knowledge: Knowledge | None = None
+    paths: dict[str, Path],
+    work: Path,
+    knowledge: Knowledge | None = None,
+    *,
+    medication_resources: Path | None = None,
 ) -> dict[str, Path]:
-    """Convert each NDJSON input to Parquet in `work`; writes work/ndjson_counts.json."""
+    """Convert each NDJSON input to Parquet in `work`; writes work/ndjson_counts.json.
+    `medication_resources` (Medication lines) resolves medicationReference in `medications`."""
     import duckdb
 
     knowledge = knowledge or load_knowledge()
     con = duckdb.connect()
+    con.execute(f"SET temp_directory = '{_path(work / 'ndjson-spill')}'")  # not the caller's cwd
     converted: dict[str, Path] = {}
     counts: dict[str, Any] = {}
     try:
@@ -241,15 +308,21 @@ def convert_ndjson(
                         )
                     )
             elif table == "medications":
-                sql = medications_sql(path)
+                prepare, sql, count_sql = medications_sql(path, medication_resources)
+                con.execute(prepare)
+                row = con.execute(count_sql).fetchone()
+                unresolved, display_used = (int(v) for v in row) if row is not None else (0, 0)
             else:
                 sql = conditions_sql(path)
             con.execute(f"COPY ({sql}) TO '{_path(out)}' (FORMAT parquet)")
             converted[table] = out
             if table in ("medications", "conditions"):
-                total = con.execute(
-                    f"SELECT count(*) FROM {_source(path, RESOURCE_TYPES[table])} r"
-                ).fetchone()
+                source = (
+                    MEDICATION_TABLE
+                    if table == "medications"
+                    else f"{_source(path, RESOURCE_TYPES[table])} r"
+                )
+                total = con.execute(f"SELECT count(*) FROM {source}").fetchone()
                 used = con.execute(
                     f"SELECT count(DISTINCT fhir_line) FROM read_parquet('{_path(out)}')"
                 ).fetchone()
@@ -265,6 +338,9 @@ def convert_ndjson(
                     "resources_with_rows": with_rows,
                     f"left_out ({reason})": resources - with_rows,
                 }
+                if table == "medications":
+                    counts[table]["medication_reference_unresolved"] = unresolved
+                    counts[table]["medication_reference_display_used"] = display_used
     except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as exc:
         raise ScreenInputError(f"FHIR NDJSON: {str(exc).splitlines()[0]}") from None
     finally:
