@@ -15,7 +15,7 @@ import pytest
 from mgcare.fhir import record_from_fhir
 from mgcare.knowledge import Knowledge
 from mgcare.rules.conditions import active_groups
-from mgcare.screen.command import run_screen
+from mgcare.screen.command import LINES, run_screen
 from mgcare.screen.errors import ScreenInputError
 from mgcare.screen.reference import differences, expected_row
 from mgcare.validation import RecordError, validate_record
@@ -223,7 +223,7 @@ def test_unresolved_medication_references_are_counted_and_named(tmp_path: Path) 
     left out; the summary says how many and how to fix it, in both languages."""
     _export_with_references(tmp_path / "bulk")
     folder = tmp_path / "bulk"
-    for lang, hint in (("en", "--medication-resources"), ("zh", "--medication-resources")):
+    for lang in ("en", "zh"):
         summary = run_screen(
             *(folder / f"{kind}.ndjson" for kind in TYPES),
             tmp_path / f"out-{lang}",
@@ -238,45 +238,35 @@ def test_unresolved_medication_references_are_counted_and_named(tmp_path: Path) 
         counts = summary.data["inputs"]["fhir_ndjson"]["medications"]
         assert counts["medication_reference_unresolved"] == 2
         assert counts["left_out (no code or text)"] == 1
-        line = next(line for line in summary.lines() if hint in line)
-        assert "2" in line and ("FHIR" in line)
+        said = LINES["unresolved"].get(lang).format(n=2)
+        assert "--medication-resources" in said and said in summary.lines()
 
 
-def test_medication_resources_need_ndjson_medications(tmp_path: Path) -> None:
-    medication_resources = _export_with_references(tmp_path / "bulk")
+@pytest.mark.parametrize(
+    ("medications_given", "resources", "reason"),
+    [
+        (False, "Medication.ndjson", "give --medications as FHIR"),
+        (True, "missing.ndjson", "no such file"),
+        (True, "broken.ndjson", "FHIR NDJSON: .*Malformed JSON"),
+    ],
+)
+def test_bad_medication_resources_are_one_clear_error(
+    tmp_path: Path, medications_given: bool, resources: str, reason: str
+) -> None:
+    _export_with_references(tmp_path / "bulk")
+    (tmp_path / "broken.ndjson").write_text('{"resourceType": "Medication", "id": \n')
     folder = tmp_path / "bulk"
-    with pytest.raises(ScreenInputError, match="give --medications as FHIR"):
+    medications = folder / "MedicationRequest.ndjson" if medications_given else None
+    with pytest.raises(ScreenInputError, match=reason):
         run_screen(
             folder / "Patient.ndjson",
             folder / "Observation.ndjson",
-            None,
+            medications,
             None,
             tmp_path / "out",
             "duckdb",
             AS_OF,
             None,
             False,
-            medication_resources=medication_resources,
-        )
-    with pytest.raises(ScreenInputError, match="no such file"):
-        run_screen(
-            *(folder / f"{kind}.ndjson" for kind in TYPES),
-            tmp_path / "out",
-            "duckdb",
-            AS_OF,
-            None,
-            False,
-            medication_resources=tmp_path / "missing.ndjson",
-        )
-    broken = tmp_path / "Medication-broken.ndjson"
-    broken.write_text('{"resourceType": "Medication", "id": \n', encoding="utf-8")
-    with pytest.raises(ScreenInputError, match="FHIR NDJSON: .*Malformed JSON"):
-        run_screen(
-            *(folder / f"{kind}.ndjson" for kind in TYPES),
-            tmp_path / "out",
-            "duckdb",
-            AS_OF,
-            None,
-            False,
-            medication_resources=broken,
+            medication_resources=tmp_path / resources,
         )
