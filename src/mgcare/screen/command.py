@@ -111,9 +111,8 @@ class ScreenSummary:
                 for name, e in weighted["prevalence"].items()
                 if e["n"] and e["estimate"] > 0
             ]
-        unresolved = (data["inputs"].get("fhir_ndjson", {}).get("medications", {})).get(
-            "medication_reference_unresolved", 0
-        )
+        fhir_medications = data["inputs"].get("fhir_ndjson", {}).get("medications", {})
+        unresolved = fhir_medications.get("medication_reference_unresolved", 0)
         if unresolved:
             out.append(say["unresolved"].format(n=unresolved))
         out += [
@@ -192,7 +191,7 @@ def _inputs(
         "medications": medications,
         "conditions": conditions,
     }
-    for name, path in given.items():
+    for name, path in {**given, "medication resources": medication_resources}.items():
         if path is not None and not path.exists():
             raise ScreenInputError(f"{name}: {path}: no such file")
     formats = {name: input_format(path) for name, path in given.items() if path is not None}
@@ -202,8 +201,6 @@ def _inputs(
                 "medication resources resolve FHIR medicationReference: give --medications as "
                 "FHIR MedicationRequest/MedicationStatement .ndjson too"
             )
-        if not medication_resources.is_file():
-            raise ScreenInputError(f"medication resources: {medication_resources}: no such file")
         if input_format(medication_resources) != "ndjson":
             raise ScreenInputError(
                 f"medication resources: {medication_resources}: expected FHIR Medication .ndjson"

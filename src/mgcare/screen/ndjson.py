@@ -147,9 +147,10 @@ def observations_sql(path: Path, knowledge: Knowledge) -> tuple[str, str]:
     return rows, counts
 
 
-def _coded_rows(kinds: tuple[str, ...]) -> str:
-    """SQL producing distinct (rid, code, system) rows from `concepts` (rid, concept JSON, display):
-    each coding of a known system, each coding display, the concept text and the display."""
+def _coded(kinds: tuple[str, ...]) -> str:
+    """The CTEs `codings` and `coded`: distinct (rid, code, system) rows from `concepts` (rid,
+    concept JSON, display): each coding of a known system, each coding display, the concept text
+    and the display."""
     pieces = [
         f"SELECT rid, json_extract_string(coding, '$.code') AS code, '{kind}' AS system "
         f"FROM codings WHERE json_extract_string(coding, '$.system') IN ({_systems(kind)})"
@@ -166,24 +167,23 @@ def _coded_rows(kinds: tuple[str, ...]) -> str:
     pieces.append(
         "SELECT rid, display AS code, 'text' AS system FROM concepts WHERE display IS NOT NULL"
     )
-    return " UNION ".join(pieces)
-
-
-_CODINGS = (
-    "codings AS (SELECT rid, unnest(json_extract(concept, '$.coding[*]')) AS coding FROM concepts)"
-)
+    return (
+        "codings AS (SELECT rid, unnest(json_extract(concept, '$.coding[*]')) AS coding "
+        f"FROM concepts),\n    coded AS ({' UNION '.join(pieces)})"
+    )
 
 
 def _medication_catalog(paths: list[Path]) -> str:
     """Medication resources by the references that may point to them ('Medication/id' and
-    'urn:uuid:id', as mgcare.fhir keys them by id and fullUrl); the first of a repeated id."""
+    'urn:uuid:id', as mgcare.fhir keys them by id and fullUrl); of a repeated id the last, as
+    mgcare.fhir keeps the last (the medications file first, then the Medication file)."""
     rows = " UNION ALL ".join(
         f"SELECT json_extract_string(j, '$.id') AS id, json_extract(j, '$.code') AS code, "
         f"{order} AS file, rid FROM {_source(path, ('Medication',))} x"
         for order, path in enumerate(paths)
     )
     return f"""
-    catalog_ids AS (SELECT id, arg_min(code, (file, rid)) AS code FROM ({rows}) m
+    catalog_ids AS (SELECT id, arg_max(code, (file, rid)) AS code FROM ({rows}) m
                     WHERE id IS NOT NULL GROUP BY id),
     catalog AS (SELECT 'Medication/' || id AS reference, code FROM catalog_ids
                 UNION ALL SELECT 'urn:uuid:' || id AS reference, code FROM catalog_ids)"""
@@ -223,29 +223,25 @@ def medications_sql(path: Path, medication_resources: Path | None = None) -> tup
                   WHERE json_extract_string(c, '$.resourceType') = 'Medication'
                   GROUP BY rid, reference),
     resolved AS (
-      SELECT a.rid, a.j, a.given, a.display,
-             CASE WHEN starts_with(a.reference, '#') THEN c.rid IS NOT NULL
-                  ELSE k.reference IS NOT NULL END AS found,
-             CASE WHEN starts_with(a.reference, '#') THEN c.code ELSE k.code END AS code,
-             a.given IS NULL AND a.reference IS NOT NULL AS by_reference
+      SELECT a.rid, a.j, a.given, a.reference, a.display,
+             c.rid IS NOT NULL OR k.reference IS NOT NULL AS found, coalesce(c.code, k.code) AS code
       FROM asked a
       LEFT JOIN contained c ON c.rid = a.rid AND c.reference = a.reference
       LEFT JOIN catalog k ON a.given IS NULL AND k.reference = a.reference)
     SELECT rid, {_reference("json_extract_string(j, '$.subject.reference')")} AS person_id,
       json_extract_string(j, '$.status') AS status, {start} AS s, {end} AS e,
       CASE WHEN given IS NOT NULL THEN given WHEN found THEN code END AS concept,
-      CASE WHEN given IS NULL AND NOT coalesce(found, false) THEN display END AS display,
-      by_reference AND NOT found AS unresolved
+      CASE WHEN given IS NULL AND NOT found THEN display END AS display,
+      given IS NULL AND reference IS NOT NULL AND NOT found AS unresolved
     FROM resolved"""
     rows = f"""
     WITH concepts AS (SELECT rid, concept, display FROM {MEDICATION_TABLE}),
-    {_CODINGS},
-    coded AS ({_coded_rows(("rxnorm", "atc"))})
+    {_coded(("rxnorm", "atc"))}
     SELECT m.person_id, c.code, c.system, m.s AS start,
       CASE WHEN m.e < m.s THEN NULL ELSE m.e END AS "end", m.status, c.rid AS fhir_line
     FROM coded c JOIN {MEDICATION_TABLE} m ON c.rid = m.rid"""
     counts = f"""
-    SELECT count(*) FILTER (WHERE unresolved) AS unresolved,
+    SELECT count(*) AS resources, count(*) FILTER (WHERE unresolved) AS unresolved,
       count(*) FILTER (WHERE unresolved AND display IS NOT NULL) AS display_used
     FROM {MEDICATION_TABLE}"""
     return prepare, rows, counts
@@ -258,8 +254,7 @@ def conditions_sql(path: Path) -> str:
     WITH r AS (SELECT * FROM {_source(path, RESOURCE_TYPES["conditions"])} x
                WHERE coalesce({verification}, '') NOT IN ({_texts(EXCLUDED_VERIFICATION)})),
     concepts AS (SELECT rid, json_extract(j, '$.code') AS concept, NULL::VARCHAR AS display FROM r),
-    {_CODINGS},
-    coded AS ({_coded_rows(("icd10", "snomed"))}),
+    {_coded(("icd10", "snomed"))},
     meta AS (SELECT rid, {_reference("json_extract_string(j, '$.subject.reference')")} AS person_id,
                     {_day("json_extract_string(j, '$.onsetDateTime')")} AS onset,
                     (coalesce({clinical}, '') NOT IN ({_texts(INACTIVE_CONDITION)})
@@ -310,24 +305,25 @@ def convert_ndjson(
             elif table == "medications":
                 prepare, sql, count_sql = medications_sql(path, medication_resources)
                 con.execute(prepare)
-                row = con.execute(count_sql).fetchone()
-                unresolved, display_used = (int(v) for v in row) if row is not None else (0, 0)
+                resources, unresolved, display_used = _counts(con.execute(count_sql).fetchone(), 3)
+                references = {
+                    "medication_reference_unresolved": unresolved,
+                    "medication_reference_display_used": display_used,
+                }
             else:
                 sql = conditions_sql(path)
+                total = con.execute(
+                    f"SELECT count(*) FROM {_source(path, RESOURCE_TYPES[table])} r"
+                ).fetchone()
+                (resources,) = _counts(total, 1)
+                references = {}
             con.execute(f"COPY ({sql}) TO '{_path(out)}' (FORMAT parquet)")
             converted[table] = out
             if table in ("medications", "conditions"):
-                source = (
-                    MEDICATION_TABLE
-                    if table == "medications"
-                    else f"{_source(path, RESOURCE_TYPES[table])} r"
-                )
-                total = con.execute(f"SELECT count(*) FROM {source}").fetchone()
                 used = con.execute(
                     f"SELECT count(DISTINCT fhir_line) FROM read_parquet('{_path(out)}')"
                 ).fetchone()
-                resources = int(total[0]) if total else 0
-                with_rows = int(used[0]) if used else 0
+                (with_rows,) = _counts(used, 1)
                 reason = (
                     "no code or text"
                     if table == "medications"
@@ -337,13 +333,16 @@ def convert_ndjson(
                     "resources": resources,
                     "resources_with_rows": with_rows,
                     f"left_out ({reason})": resources - with_rows,
+                    **references,
                 }
-                if table == "medications":
-                    counts[table]["medication_reference_unresolved"] = unresolved
-                    counts[table]["medication_reference_display_used"] = display_used
     except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as exc:
         raise ScreenInputError(f"FHIR NDJSON: {str(exc).splitlines()[0]}") from None
     finally:
         con.close()
     (work / "ndjson_counts.json").write_text(json.dumps(counts, default=int), encoding="utf-8")
     return converted
+
+
+def _counts(row: tuple[Any, ...] | None, width: int) -> tuple[int, ...]:
+    """A row of counts as ints (zeros when the query returned no row)."""
+    return tuple(int(v) for v in row) if row is not None else (0,) * width
